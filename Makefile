@@ -1,0 +1,44 @@
+# The two commands of the README, and their helpers. Each installs what it needs itself:
+# a virtual environment in .venv with the project and its test tools (pyproject.toml).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PERIOD ?= 2026Q3
+DATA   ?= data/sample
+
+.PHONY: report test validate lint sample docs clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Render the quarterly report of the bundled sample (until the report lands: the data check).
+report: $(STAMP)
+	$(BIN)/outcomes validate $(DATA)
+
+## Run the test suite (what CI runs).
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest
+
+## Check a dataset folder against the data contract: make validate DATA=path/to/export
+validate: $(STAMP)
+	$(BIN)/outcomes validate $(DATA)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+## Regenerate the committed sample (a test checks that this reproduces it byte for byte).
+sample: $(STAMP)
+	$(BIN)/outcomes synth --clients 3000 --seed 20261001 --start 2024-01-01 --end 2026-09-30 --out data/sample --format csv
+
+## Refresh the tables of docs/data-dictionary.md from src/outcomes/schema.py.
+docs: $(STAMP)
+	$(BIN)/python -c "from outcomes.schema import update_data_dictionary as u; u('docs/data-dictionary.md')"
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,28 @@
+"""outcomes: program outcome metrics, survival models and quarterly reports for
+addiction-treatment providers.
+
+The public surface::
+
+    ds = outcomes.load("data/sample")          # validated Dataset (frames + issues + accounting)
+    ds = outcomes.synth.generate(3000, seed=1) # generated data with planted, known effects
+
+Nothing runs on import beyond defining these names.
+"""
+
+from __future__ import annotations
+
+from outcomes.dataset import Dataset
+from outcomes.errors import DataError, IdentifierError, InputError, OutcomesError, OutcomesWarning
+from outcomes.io import load
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataError",
+    "Dataset",
+    "IdentifierError",
+    "InputError",
+    "OutcomesError",
+    "OutcomesWarning",
+    "load",
+]

@@ -1,0 +1,193 @@
+"""The ``outcomes`` command line.
+
+``outcomes validate DIR``   check a dataset folder against the data contract.
+``outcomes synth ...``      write a generated dataset with known, planted effects.
+``outcomes metrics DIR``    the long table of program metrics (unsuppressed working table).
+
+Exit codes: 0 success; 1 the data has errors (validate); 2 a file cannot be read or is refused,
+or the command line is wrong. A data problem never prints a Python traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from outcomes.errors import DataError, InputError, OutcomesError
+
+EXIT_OK, EXIT_DATA_ERRORS, EXIT_REFUSED = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except InputError as err:
+        for line in err.problems:
+            print(f"outcomes: {line}", file=sys.stderr)
+        return EXIT_REFUSED
+    except DataError as err:
+        print(f"outcomes: {err}", file=sys.stderr)
+        _print_table(err.issues.head(50), file=sys.stderr)
+        return EXIT_DATA_ERRORS
+    except OutcomesError as err:
+        print(f"outcomes: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="outcomes",
+        description="Outcome metrics and reports for addiction-treatment programs.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check a dataset folder against the data contract")
+    p.add_argument("data", type=Path, help="folder with enrollments, attendance, followups")
+    p.add_argument(
+        "--format",
+        choices=("table", "csv"),
+        default="table",
+        help="table (default): accounting and issues for reading; csv: every issue",
+    )
+    p.add_argument(
+        "--max-rows", type=int, default=50, help="issues listed in table format (default 50)"
+    )
+    p.set_defaults(handler=_validate)
+
+    p = sub.add_parser("synth", help="write a generated dataset with planted effects")
+    p.add_argument("--clients", type=int, required=True, help="number of clients")
+    p.add_argument("--seed", type=int, required=True, help="random seed")
+    p.add_argument(
+        "--start", type=_date, default=dt.date(2024, 1, 1), help="first admission date (YYYY-MM-DD)"
+    )
+    p.add_argument(
+        "--end", type=_date, default=dt.date(2026, 9, 30), help="last date in the data (YYYY-MM-DD)"
+    )
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.set_defaults(handler=_synth)
+
+    p = sub.add_parser("metrics", help="program metrics as a long table (unsuppressed)")
+    p.add_argument("data", type=Path)
+    p.add_argument(
+        "--by",
+        default="program_type,length_band",
+        help="comma-separated grouping columns (default program_type,length_band; "
+        "empty for overall)",
+    )
+    p.add_argument("--period", default=None, help="quarter such as 2026Q3, or a year")
+    p.add_argument("--as-of", type=_date, default=None, help="data cut-off (YYYY-MM-DD)")
+    p.add_argument("--out", type=Path, default=None, help=".csv or .parquet (default: stdout)")
+    p.add_argument(
+        "--on-error",
+        choices=("exclude", "raise"),
+        default="exclude",
+        help="drop rows that break the contract (default) or stop",
+    )
+    p.set_defaults(handler=_metrics)
+    return parser
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from outcomes.io import load
+
+    ds = load(args.data, on_error="exclude")
+    errors = ds.issues.filter(pl.col("severity") == "error").height
+    warnings = ds.issues.height - errors
+    if args.format == "csv":
+        sys.stdout.write(ds.issues.write_csv())
+        return EXIT_DATA_ERRORS if errors else EXIT_OK
+    print(f"Dataset {args.data}: data through {ds.last_date}")
+    print()
+    _print_table(ds.accounting)
+    print()
+    if not ds.issues.height:
+        print("No issues: every row follows the data contract.")
+        return EXIT_OK
+    print(f"{errors} error(s) (rows excluded from analysis), {warnings} warning(s) (rows kept).")
+    summary = ds.issues.group_by("file", "rule", "severity", maintain_order=True).agg(
+        pl.len().alias("rows"),
+        pl.col("column").unique(maintain_order=True).str.join(", ").alias("columns"),
+    )
+    print()
+    _print_table(summary)
+    print()
+    _print_table(ds.issues.head(args.max_rows))
+    if ds.issues.height > args.max_rows:
+        print(f"... {ds.issues.height - args.max_rows} more; use --format csv for the full list.")
+    return EXIT_DATA_ERRORS if errors else EXIT_OK
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from outcomes import synth
+
+    if args.clients < 1:
+        raise OutcomesError("--clients must be at least 1")
+    if args.end < args.start:
+        raise OutcomesError("--end must not be before --start")
+    ds = synth.generate(args.clients, seed=args.seed, start=args.start, end=args.end)
+    synth.write(ds, args.out, fmt=args.format)
+    print(
+        f"wrote {ds.enrollments.height} episodes of {args.clients} clients, "
+        f"{ds.attendance.height} sessions, "
+        f"{0 if ds.followups is None else ds.followups.height} follow-ups to {args.out}"
+    )
+    return EXIT_OK
+
+
+def _metrics(args: argparse.Namespace) -> int:
+    from outcomes.io import load
+    from outcomes.metrics import metrics
+
+    ds = load(args.data, on_error=args.on_error)
+    excluded = ds.accounting["rows_excluded"].sum()
+    if excluded:
+        print(
+            f"outcomes: {excluded} row(s) break the data contract and were excluded; "
+            f"see 'outcomes validate {args.data}'",
+            file=sys.stderr,
+        )
+    by = tuple(c.strip() for c in args.by.split(",") if c.strip())
+    table = metrics(ds, by=by, period=args.period, as_of=args.as_of)
+    if args.out is None:
+        sys.stdout.write(table.write_csv())
+    elif args.out.suffix.lower() == ".parquet":
+        table.write_parquet(args.out)
+    else:
+        table.write_csv(args.out)
+    return EXIT_OK
+
+
+def _print_table(frame: pl.DataFrame, file=None, max_width: int = 60) -> None:
+    """Print a frame as a plain aligned text table (no box drawing)."""
+    file = sys.stdout if file is None else file
+    cols = frame.columns
+    rows = [["" if v is None else str(v) for v in row] for row in frame.iter_rows()]
+    rows = [[v if len(v) <= max_width else v[: max_width - 1] + "…" for v in r] for r in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip(), file=file)
+    print("  ".join("-" * w for w in widths), file=file)
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip(), file=file)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

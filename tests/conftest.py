@@ -1,0 +1,81 @@
+"""Shared fixtures: tiny hand-made datasets written as files, and the hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+ENROLLMENTS_OK = """\
+client_id,episode_id,program_type,planned_length_days,admit_date,discharge_date,discharge_reason,referral_source,co_occurring_mh,prior_episodes
+C1,E1,residential,60,2025-01-06,2025-03-07,completed,self,true,1
+C1,E2,iop,42,2025-03-07,2025-04-18,completed,self,true,2
+C2,E3,iop,49,2025-02-03,2025-02-10,left_early,court,false,0
+C3,E4,residential,90,2025-05-01,,,healthcare,,
+"""
+
+ATTENDANCE_OK = """\
+episode_id,session_date,status,session_type,hours
+E1,2025-01-06,attended,group,3
+E1,2025-01-07,attended,individual,1
+E2,2025-03-07,attended,group,3.5
+E2,2025-03-10,no_show,group,3.5
+E2,2025-03-12,excused,group,3.5
+E3,2025-02-03,attended,group,3
+E3,2025-02-05,no_show,group,3
+E4,2025-05-01,attended,group,3
+"""
+
+FOLLOWUPS_OK = """\
+episode_id,contact_date,used_since_discharge,method
+E1,2025-04-06,false,phone
+E3,2025-03-12,true,phone
+"""
+
+
+WriteDataset = Callable[..., Path]
+
+
+@pytest.fixture
+def write_dataset(tmp_path: Path) -> WriteDataset:
+    """Write a dataset folder from CSV texts; ``None`` leaves a file out."""
+
+    def write(
+        enrollments: str | None = ENROLLMENTS_OK,
+        attendance: str | None = ATTENDANCE_OK,
+        followups: str | None = None,
+        folder: str = "data",
+    ) -> Path:
+        out = tmp_path / folder
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in (
+            ("enrollments", enrollments),
+            ("attendance", attendance),
+            ("followups", followups),
+        ):
+            if text is not None:
+                (out / f"{name}.csv").write_text(textwrap.dedent(text), encoding="utf-8")
+        return out
+
+    return write
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20261124)
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "data" / "sample"
