@@ -305,18 +305,33 @@ def _as_text(name: str) -> pl.Expr:
     return pl.when(text == "").then(None).otherwise(text)
 
 
-def _parse(col: Column, dtype: pl.DataType) -> pl.Expr:
-    """Parse a column into its contract dtype; a value that does not parse becomes null."""
-    name = col.name
+_EXPECTED = {
+    "int": "a whole number",
+    "float": "a number",
+    "date": "a date as YYYY-MM-DD",
+    "bool": "true or false",
+}
+
+
+def _parse(col: Column, series: pl.Series) -> pl.Expr:
+    """Parse a column into its contract dtype; a value that does not parse becomes null.
+
+    Columns that already have the contract dtype (typed Parquet) are taken as they are, and a
+    text column whose values are all clean codes is not rewritten (the common case, and it
+    matters at tens of millions of session rows).
+    """
+    name, dtype = col.name, series.dtype
     if dtype == col.dtype and col.kind not in ("code", "str"):
         return pl.col(name)
+    if col.kind == "code" and dtype == pl.String and series.is_in(col.allowed).all():
+        return pl.col(name)  # nulls make is_in null, and .all() ignores nulls
     text = _as_text(name)
     if col.kind == "str":
         return text
     if col.kind == "code":
         return text.str.to_lowercase()
     if col.kind == "date":
-        if dtype in (pl.Datetime, pl.Date) or isinstance(dtype, pl.Datetime):
+        if dtype == pl.Date or isinstance(dtype, pl.Datetime):
             return pl.col(name).cast(pl.Date)
         return (
             pl.when(text.str.contains(_DATE_RE))
@@ -324,8 +339,6 @@ def _parse(col: Column, dtype: pl.DataType) -> pl.Expr:
             .otherwise(None)
         )
     if col.kind == "bool":
-        if dtype == pl.Boolean:
-            return pl.col(name)
         low = text.str.to_lowercase()
         return (
             pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
@@ -347,6 +360,7 @@ def _issue_rows(
     message: pl.Expr | str,
     value: pl.Expr | None = None,
 ) -> pl.DataFrame:
+    """The issues of the rows of ``frame`` where ``mask`` holds (file is filled in later)."""
     value = _as_text(column) if value is None else value
     msg = pl.lit(message) if isinstance(message, str) else message
     return frame.filter(mask).select(
@@ -361,62 +375,59 @@ def _issue_rows(
 
 
 def _check_values(raw: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse every contract column; report empty required values, bad types, codes, minima."""
-    frames = []
-    parsed_exprs = []
+    """Parse every contract column; report empty required values, bad types, codes, minima.
+
+    One pass computes every parsed column and one boolean column per (column, rule); issue rows
+    are then cut out only for the rules that some row breaks.
+    """
+    parsed_exprs: list[pl.Expr] = []
+    checks: dict[str, tuple[str, str, str]] = {}  # mask column -> (column, rule, message)
+    mask_exprs: list[pl.Expr] = []
     for col in spec.columns:
         if col.name not in raw.columns:
             parsed_exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
             continue
-        text = _as_text(col.name)
-        parsed = _parse(col, raw[col.name].dtype)
+        series = raw[col.name]
+        parsed = _parse(col, series)
         parsed_exprs.append(parsed.alias(col.name))
+        if series.dtype == pl.String:
+            given = _as_text(col.name).is_not_null()
+        else:
+            given = pl.col(col.name).is_not_null()
+        rules: list[tuple[str, pl.Expr, str]] = []
         if not col.nullable:
-            frames.append(
-                _issue_rows(
-                    raw, text.is_null(), col.name, "required", "error", f"{col.name} is required"
-                )
-            )
-        if col.kind in ("int", "float", "date", "bool"):
-            expected = {
-                "int": "a whole number",
-                "float": "a number",
-                "date": "a date as YYYY-MM-DD",
-                "bool": "true or false",
-            }[col.kind]
-            frames.append(
-                _issue_rows(
-                    raw,
-                    text.is_not_null() & parsed.is_null(),
-                    col.name,
-                    "type",
-                    "error",
-                    f"{col.name} must be {expected}",
-                )
+            rules.append(("required", ~given, f"{col.name} is required"))
+        if col.kind in _EXPECTED and not parsed.meta.is_column():
+            rules.append(
+                ("type", given & parsed.is_null(), f"{col.name} must be {_EXPECTED[col.kind]}")
             )
         if col.allowed:
-            frames.append(
-                _issue_rows(
-                    raw,
-                    parsed.is_not_null() & ~parsed.is_in(col.allowed),
-                    col.name,
+            rules.append(
+                (
                     "allowed_values",
-                    "error",
+                    parsed.is_not_null() & ~parsed.is_in(col.allowed),
                     f"{col.name} must be one of {', '.join(col.allowed)}",
                 )
             )
         if col.minimum is not None:
-            frames.append(
-                _issue_rows(
-                    raw,
-                    parsed.is_not_null() & (parsed < col.minimum),
-                    col.name,
+            rules.append(
+                (
                     "minimum",
-                    "error",
+                    parsed.is_not_null() & (parsed < col.minimum),
                     f"{col.name} must be at least {col.minimum:g}",
                 )
             )
+        for rule, mask, message in rules:
+            key = f"__{rule}__{col.name}"
+            checks[key] = (col.name, rule, message)
+            mask_exprs.append(mask.fill_null(False).alias(key))
     extra = [c for c in raw.columns if c not in spec.names and c != _ROW]
+    masks = raw.select(mask_exprs) if mask_exprs else pl.DataFrame()
+    broken = [k for k in masks.columns if masks[k].any()]
+    frames = [
+        _issue_rows(raw.with_columns(masks[k]), pl.col(k), *checks[k][:2], "error", checks[k][2])
+        for k in broken
+    ]
     typed = raw.select(pl.col(_ROW), *parsed_exprs, *[pl.col(c) for c in extra])
     issues = pl.concat(frames, how="vertical") if frames else empty_issues()
     return typed, issues
@@ -497,32 +508,41 @@ def _link_rules(
     enrollments: pl.DataFrame,
     valid: pl.DataFrame,
 ) -> pl.DataFrame:
-    """Rules linking attendance or followups rows to their episode."""
-    known = enrollments["episode_id"].drop_nulls().unique().implode()
-    kept = valid["episode_id"].unique().implode()
+    """Rules linking attendance or followups rows to their episode (one join does them all)."""
+    bounds = (
+        enrollments.select(
+            "episode_id",
+            "admit_date",
+            "discharge_date",
+            pl.col(_ROW).is_in(valid[_ROW].implode()).alias("__valid"),
+        )
+        .drop_nulls("episode_id")
+        .sort("__valid")  # an id on several rows is invalid on all of them: keep one copy
+        .unique("episode_id", keep="first")
+    )
+    joined = frame.select(
+        _ROW, "episode_id", "session_date" if name == "attendance" else "contact_date"
+    ).join(bounds, on="episode_id", how="left")
     eid = pl.col("episode_id")
     parts = [
         _issue_rows(
-            frame,
-            eid.is_not_null() & ~eid.is_in(known),
+            joined,
+            eid.is_not_null() & pl.col("__valid").is_null(),
             "episode_id",
             "unknown_episode",
             "error",
             "episode_id is not in enrollments",
         ),
         _issue_rows(
-            frame,
-            eid.is_in(known) & ~eid.is_in(kept),
+            joined,
+            pl.col("__valid").not_(),
             "episode_id",
             "episode_excluded",
             "error",
             "the episode's enrollment row has errors, so this row is excluded too",
         ),
     ]
-    bounds = valid.select("episode_id", "admit_date", "discharge_date").unique(
-        "episode_id", keep="first"
-    )
-    joined = frame.join(bounds, on="episode_id", how="left")
+    joined = joined.filter(pl.col("__valid"))
     if name == "attendance":
         date = pl.col("session_date")
         tol = pl.duration(days=SESSION_TOLERANCE_DAYS)
@@ -550,7 +570,7 @@ def _link_rules(
         parts.append(
             _issue_rows(
                 joined,
-                pl.col("admit_date").is_not_null() & before,
+                before,
                 "contact_date",
                 "contact_before_discharge",
                 "warning",
