@@ -108,6 +108,7 @@ def _date(text: str) -> dt.date:
 
 def _validate(args: argparse.Namespace) -> int:
     from outcomes.io import load
+    from outcomes.quality import issue_summary
 
     ds = load(args.data, on_error="exclude")
     errors = ds.issues.filter(pl.col("severity") == "error").height
@@ -123,10 +124,7 @@ def _validate(args: argparse.Namespace) -> int:
         print("No issues: every row follows the data contract.")
         return EXIT_OK
     print(f"{errors} error(s) (rows excluded from analysis), {warnings} warning(s) (rows kept).")
-    summary = ds.issues.group_by("file", "rule", "severity", maintain_order=True).agg(
-        pl.len().alias("rows"),
-        pl.col("column").unique(maintain_order=True).str.join(", ").alias("columns"),
-    )
+    summary = issue_summary(ds).drop("example")
     print()
     _print_table(summary)
     print()
