@@ -400,6 +400,19 @@ def test_unreadable_encoding_and_double_files(write_dataset):
         outcomes.load(folder)
 
 
+def test_rows_with_too_many_fields_are_named(write_dataset):
+    att = "episode_id,session_date,status\nE1,2025-01-06,attended\nE1,2025-01-07,attended,3\n"
+    with pytest.raises(InputError) as err:
+        outcomes.load(write_dataset(attendance=att))
+    assert str(err.value) == "attendance.csv: the header has 3 columns but row 3 has 4 fields"
+
+
+def test_rows_with_too_few_fields_are_reported_as_missing_values(write_dataset):
+    att = "episode_id,session_date,status\nE1,2025-01-06,attended\nE1,2025-01-07\n"
+    ds = outcomes.load(write_dataset(attendance=att), on_error="exclude")
+    assert issue_set(ds) == {("attendance.csv", 3, "status", None, "required", "error")}
+
+
 def test_repeated_column_is_refused(write_dataset):
     att = "episode_id,session_date,status,status\nE1,2025-01-06,attended,attended\n"
     with pytest.raises(InputError, match="repeated"):

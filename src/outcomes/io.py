@@ -230,35 +230,58 @@ def _read_file(file: Path) -> pl.DataFrame:
             raise InputError(f"{file.name}: has a header but no rows")
         return frame
     data = file.read_bytes()
-    if not data.strip():
+    if not data or data.isspace():
         raise InputError(f"{file.name}: empty file")
+    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark, as Excel writes it
+        data = data[3:]
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(
-            f"{file.name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
-            "save it as 'CSV UTF-8' and try again"
-        ) from None
-    header = next(csv.reader(_io.StringIO(text)), [])
-    names = [h.strip() for h in header]
+        header_line = data.split(b"\n", 1)[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise _not_utf8(file, data) from None
+    names = [h.strip() for h in next(csv.reader([header_line]), [])]
     if not any(names):
         raise InputError(f"{file.name}: the first line holds no column names")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise InputError(f"{file.name}: column name(s) repeated in the header: {', '.join(dupes)}")
     try:
-        frame = pl.read_csv(
-            _io.StringIO(text).read().encode(),
-            infer_schema=False,
-            new_columns=names,
-            raise_if_empty=False,
-        )
-    except Exception as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(f"{file.name}: cannot be parsed as CSV ({first})") from None
+        frame = pl.read_csv(data, infer_schema=False, new_columns=names, raise_if_empty=False)
+    except Exception as err:  # any parser failure is a refusal, never a traceback
+        raise _why_unparsable(file, data, names, err) from None
     if frame.height == 0:
         raise InputError(f"{file.name}: has a header but no rows")
     return frame
+
+
+def _not_utf8(file: Path, data: bytes) -> InputError:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return InputError(
+            f"{file.name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
+            "save it as 'CSV UTF-8' and try again"
+        )
+    return InputError(f"{file.name}: not UTF-8 text; save it as 'CSV UTF-8' and try again")
+
+
+def _why_unparsable(file: Path, data: bytes, names: list[str], err: Exception) -> InputError:
+    """Diagnose a CSV the parser rejected: bad encoding, or rows with too many fields."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _not_utf8(file, data)
+    ragged = [
+        f"row {i} has {len(fields)} fields"
+        for i, fields in enumerate(csv.reader(_io.StringIO(text)), start=1)
+        if len(fields) > len(names)
+    ]
+    if ragged:
+        more = f" and {len(ragged) - 5} more rows" if len(ragged) > 5 else ""
+        return InputError(
+            f"{file.name}: the header has {len(names)} columns but {', '.join(ragged[:5])}{more}"
+        )
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return InputError(f"{file.name}: cannot be parsed as CSV ({first})")
 
 
 def _match_contract_names(frame: pl.DataFrame, spec: TableSpec, file: Path) -> pl.DataFrame:
