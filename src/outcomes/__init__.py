@@ -11,6 +11,7 @@ Nothing runs on import beyond defining these names.
 
 from __future__ import annotations
 
+from outcomes import synth
 from outcomes.dataset import Dataset
 from outcomes.errors import DataError, IdentifierError, InputError, OutcomesError, OutcomesWarning
 from outcomes.io import load
@@ -25,4 +26,5 @@ __all__ = [
     "OutcomesError",
     "OutcomesWarning",
     "load",
+    "synth",
 ]

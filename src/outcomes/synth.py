@@ -1,0 +1,571 @@
+"""Generated provider exports with known, planted effects.
+
+:func:`generate` makes data shaped like a real provider's export (enrollments, scheduled
+sessions with attendance, post-discharge follow-ups) in which the true program effects and the
+confounding are parameters (:class:`Effects`), so that estimators can be checked against truth.
+No real person is behind any row.
+
+The story of a client
+---------------------
+Each client has baseline covariates (``age_group``, ``sex``, ``race_ethnicity``,
+``primary_substance``, ``co_occurring_mh``, ``prior_episodes``, ``referral_source``,
+``site_id``). From the observed covariates only, a **severity** score is built::
+
+    severity = 0.9 co_occurring_mh + 0.35 min(prior_episodes, 4) + w[primary_substance]
+               + a[age_group] - 0.75
+
+with ``w`` = opioids 0.6, stimulants 0.4, sedatives 0.3, alcohol 0.1, other 0, cannabis -0.3 and
+``a`` = 12-17 0.1, 18-24 0.2, 55-64 and 65+ -0.1, others 0. There is no unobserved confounder:
+placement noise and outcome noise are independent given the observed covariates.
+
+*Placement.* A first episode is detox with probability 0.08, outpatient 0.12, php 0.06;
+otherwise residential with probability ``expit(placement_intercept + placement_severity *
+severity + placement_court * court_referral)``, else IOP. Severity therefore raises the chance
+of residential care.
+
+*Completion.* ``logit P(completed) = completion_base[program] + completion_severity *
+severity + completion_log_or_iop * [program == iop]``. Severity lowers completion in every
+program, so a naive IOP-vs-residential comparison is confounded. Non-completers are discharged
+``left_early`` (most), ``discharged_by_program``, ``transferred``, ``incarcerated`` (more often
+after a court referral) or ``other``; ``died`` with probability ``death_prob``.
+
+*Length of stay.* Completers stay about their planned length; non-completers leave at a
+Beta(0.7, 1.8) fraction of it (so many leave in the first two weeks).
+
+*Step-down.* A residential or php episode discharged ``completed`` or ``transferred`` is
+followed, with probability ``step_down_prob``, by an IOP (80%) or outpatient admission 0 days
+(35%), 1-7 days (45%) or 8-30 days (20%) later.
+
+*Readmission (the planted hazard).* For every discharged episode **not followed by a
+step-down** (and not ``died``), the time from discharge to the client's next admission is
+Weibull with shape ``readmission_shape`` and proportional hazards::
+
+    h(t) = h0(t) * exp(readmission_severity * severity + readmission_log_hr_iop * [iop])
+
+so ``exp(readmission_log_hr_iop)`` is the true conditional hazard ratio of IOP against
+residential (both programs of the same severity), among episodes not followed by a step-down.
+Completion does not enter the hazard (it is not a mediator of the planted effect). For an
+episode followed by a step-down, the next non-step-down admission comes after the step-down
+episode's own discharge, so its time to readmission includes the step-down stay: restrict to
+episodes without a step-down (e.g. ``step_down`` false in :func:`outcomes.episodes`) to compare
+against the planted hazard ratio. A readmission takes the same placement rule with
+``prior_episodes`` increased by one.
+
+*Attendance.* IOP: three group sessions a week (days 0, 2, 4 of each program week) of 3, 3.5
+or 4 hours; residential: a daily 3-hour group plus a weekly 1-hour individual session; php:
+five 5-hour days a week; outpatient: one 1.5-hour session a week; detox: a daily 1-hour
+education session. Sessions are scheduled from admission through discharge (or ``end``).
+Each session is excused with probability 0.04 and cancelled by the program with 0.025;
+otherwise attended with an episode's own propensity, which is higher for completers, and falls
+by more than half in the last 14 days before a ``left_early`` discharge (missed sessions precede
+dropout). About 1% of session rows are dated 1-7 days after discharge (sessions already on the
+calendar, then cancelled or missed), which metrics must not count.
+
+*Follow-ups.* For 60% of discharged episodes (not ``died``), contacts near 30, 90, 180 and 365
+days after discharge (each answered with probability 0.8, and only up to ``end``) report
+``used_since_discharge`` when a latent time to first use, Weibull with the same linear
+predictor but a shorter scale, or the readmission, came before the contact.
+
+Nothing is dated after ``end``: episodes still running then are open (no discharge date or
+reason), and no session, follow-up or admission comes later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from outcomes.dataset import Dataset
+from outcomes.schema import AGE_GROUPS, REFERRAL_SOURCES, SEXES, SUBSTANCES
+
+__all__ = ["Effects", "generate", "write"]
+
+_SUBSTANCE_W = {
+    "alcohol": 0.1,
+    "opioids": 0.6,
+    "stimulants": 0.4,
+    "cannabis": -0.3,
+    "sedatives": 0.3,
+    "other": 0.0,
+}
+_AGE_W = {
+    "12-17": 0.1,
+    "18-24": 0.2,
+    "25-34": 0.0,
+    "35-44": 0.0,
+    "45-54": 0.0,
+    "55-64": -0.1,
+    "65+": -0.1,
+}
+_SEVERITY_CENTRE = 0.75
+_RACES = (
+    "white",
+    "black",
+    "hispanic",
+    "asian",
+    "native_american",
+    "multiracial",
+    "other",
+    "unknown",
+)
+_PROGRAMS = ("residential", "php", "iop", "outpatient", "detox")
+_RES, _PHP, _IOP, _OUT, _DETOX = range(5)
+_REASONS = (
+    "completed",
+    "left_early",
+    "discharged_by_program",
+    "transferred",
+    "incarcerated",
+    "died",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class Effects:
+    """The planted parameters of :func:`generate` (defaults shown are the documented truth).
+
+    Attributes
+    ----------
+    completion_log_or_iop : float
+        True conditional log odds ratio of completion, IOP against residential, at equal
+        severity. Default ``log(0.8)``.
+    readmission_log_hr_iop : float
+        True conditional log hazard ratio of readmission after discharge, IOP against
+        residential, at equal severity (see the module docstring for the at-risk set).
+        Default ``log(1.25)``.
+    completion_severity, readmission_severity : float
+        Effect of one unit of severity on the completion log odds (-0.6) and on the
+        readmission log hazard (0.5).
+    completion_base : dict
+        Completion log odds at severity 0 per program.
+    placement_intercept, placement_severity, placement_court : float
+        Placement model (residential vs IOP): intercept, severity and court-referral terms.
+    readmission_shape, readmission_scale_days : float
+        Weibull baseline of the readmission time (about a third readmitted within a year).
+    relapse_scale_days : float
+        Weibull scale of the latent time to first use (same shape and linear predictor).
+    step_down_prob, death_prob, followup_prob : float
+        Probability of a step-down after a completed or transferred residential/php stay, of
+        dying during an episode, and of an episode being followed up.
+    """
+
+    completion_log_or_iop: float = math.log(0.8)
+    readmission_log_hr_iop: float = math.log(1.25)
+    completion_severity: float = -0.6
+    readmission_severity: float = 0.5
+    completion_base: dict[str, float] = field(
+        default_factory=lambda: {
+            "residential": 0.35,
+            "php": 0.3,
+            "iop": 0.35,
+            "outpatient": -0.2,
+            "detox": 0.8,
+        }
+    )
+    placement_intercept: float = -0.7
+    placement_severity: float = 1.2
+    placement_court: float = 0.8
+    readmission_shape: float = 0.8
+    readmission_scale_days: float = 1800.0
+    relapse_scale_days: float = 450.0
+    step_down_prob: float = 0.45
+    death_prob: float = 0.003
+    followup_prob: float = 0.6
+
+
+def _as_date(value: str | dt.date) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def generate(
+    n_clients: int,
+    seed: int,
+    start: str | dt.date = "2024-01-01",
+    end: str | dt.date = "2026-09-30",
+    effects: Effects | None = None,
+) -> Dataset:
+    """Generate a provider export with known program effects and confounding by severity.
+
+    Parameters
+    ----------
+    n_clients : int
+        Number of clients (each has one or more episodes; about 1.5 on average).
+    seed : int
+        Seed of ``numpy.random.default_rng``: the same seed gives the same data.
+    start, end : str or datetime.date
+        First admissions fall from ``start``; nothing is dated after ``end`` (the data's
+        cut-off, so episodes running then are open).
+    effects : Effects, optional
+        Planted parameters; defaults as documented on :class:`Effects`.
+
+    Returns
+    -------
+    Dataset
+        ``enrollments`` (String ids and codes, Int32 ``planned_length_days`` and
+        ``prior_episodes``, Date ``admit_date``/``discharge_date``, Boolean
+        ``co_occurring_mh``: every column of ``schema.ENROLLMENTS``), ``attendance``
+        (``episode_id, session_date, status, session_type, hours``) and ``followups``
+        (``episode_id, contact_date, used_since_discharge, method``), with empty ``issues``.
+
+    Examples
+    --------
+    >>> from outcomes import synth
+    >>> ds = synth.generate(200, seed=1)
+    >>> ds.enrollments.columns[:4]
+    ['client_id', 'episode_id', 'program_type', 'planned_length_days']
+    >>> bool((ds.enrollments["discharge_date"] >= ds.enrollments["admit_date"]).all())
+    True
+    """
+    if n_clients < 1:
+        raise ValueError("n_clients must be at least 1")
+    eff = effects or Effects()
+    start_d, end_d = _as_date(start), _as_date(end)
+    if end_d < start_d:
+        raise ValueError("end must not be before start")
+    horizon = (end_d - start_d).days
+    rng = np.random.default_rng(seed)
+
+    clients = _clients(n_clients, rng)
+    # wave 0: every client's first admission, uniform over the period
+    wave = {
+        "client": np.arange(n_clients, dtype=np.int64),
+        "admit": rng.integers(0, horizon + 1, n_clients).astype(np.int64),
+        "prior": clients["prior"].copy(),
+        "program": np.full(n_clients, -1, dtype=np.int64),
+    }
+    episodes = []
+    for _ in range(40):
+        if wave["client"].size == 0:
+            break
+        ep = _episode_outcomes(wave, clients, eff, horizon, rng)
+        episodes.append(ep)
+        wave = _next_admissions(ep, clients, eff, horizon, rng)
+    ep = {k: np.concatenate([e[k] for e in episodes]) for k in episodes[0]}
+    enrollments, order = _enrollments_frame(ep, clients, start_d)
+    ep = {k: v[order] for k, v in ep.items()}
+    episode_ids = enrollments["episode_id"]
+    attendance = _attendance(ep, episode_ids, horizon, start_d, rng)
+    followups = _followups(ep, episode_ids, eff, horizon, start_d, rng)
+    return Dataset.from_frames(enrollments, attendance, followups)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _clients(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    age = rng.choice(len(AGE_GROUPS), n, p=[0.04, 0.16, 0.30, 0.22, 0.15, 0.10, 0.03])
+    substance = rng.choice(len(SUBSTANCES), n, p=[0.32, 0.25, 0.20, 0.12, 0.04, 0.07])
+    return {
+        "age": age,
+        "sex": rng.choice(len(SEXES), n, p=[0.38, 0.60, 0.01, 0.01]),
+        "race": rng.choice(len(_RACES), n, p=[0.55, 0.15, 0.16, 0.03, 0.03, 0.04, 0.02, 0.02]),
+        "substance": substance,
+        "co_occurring": rng.random(n) < 0.42,
+        "prior": rng.negative_binomial(1.5, 0.55, n).astype(np.int64),
+        "referral": rng.choice(
+            len(REFERRAL_SOURCES), n, p=[0.30, 0.08, 0.20, 0.25, 0.04, 0.02, 0.08, 0.03]
+        ),
+        "site": rng.choice(4, n, p=[0.35, 0.30, 0.20, 0.15]),
+        "w_fixed": (
+            np.array([_SUBSTANCE_W[s] for s in SUBSTANCES])[substance]
+            + np.array([_AGE_W[a] for a in AGE_GROUPS])[age]
+        ),
+    }
+
+
+def _severity(clients: dict[str, np.ndarray], client: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    return (
+        0.9 * clients["co_occurring"][client]
+        + 0.35 * np.minimum(prior, 4)
+        + clients["w_fixed"][client]
+        - _SEVERITY_CENTRE
+    )
+
+
+def _place(sev: np.ndarray, court: np.ndarray, eff: Effects, rng: np.random.Generator):
+    u = rng.random(sev.size)
+    p_res = _expit(
+        eff.placement_intercept + eff.placement_severity * sev + eff.placement_court * court
+    )
+    res_or_iop = np.where(rng.random(sev.size) < p_res, _RES, _IOP)
+    return np.select([u < 0.08, u < 0.20, u < 0.26], [_DETOX, _OUT, _PHP], res_or_iop)
+
+
+def _planned(program: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    n = program.size
+    planned = np.select(
+        [program == _IOP, program == _RES, program == _PHP, program == _OUT],
+        [
+            rng.choice([42, 49, 56], n, p=[0.45, 0.30, 0.25]),
+            rng.choice([28, 30, 45, 60, 90], n, p=[0.05, 0.03, 0.33, 0.34, 0.25]),
+            np.full(n, 28),
+            rng.choice([84, 90], n),
+        ],
+        rng.choice([5, 7], n),
+    ).astype(np.int64)
+    missing = (np.isin(program, [_IOP, _RES]) & (rng.random(n) < 0.02)) | (
+        (program == _OUT) & (rng.random(n) < 0.3)
+    )
+    return np.where(missing, -1, planned)
+
+
+def _episode_outcomes(wave, clients, eff: Effects, horizon: int, rng: np.random.Generator):
+    client, admit, prior = wave["client"], wave["admit"], wave["prior"]
+    n = client.size
+    court = clients["referral"][client] == REFERRAL_SOURCES.index("court")
+    sev = _severity(clients, client, prior)
+    program = np.where(wave["program"] >= 0, wave["program"], _place(sev, court, eff, rng))
+    planned = _planned(program, rng)
+    nominal = np.where(planned > 0, planned, np.where(program == _OUT, 90, 60))
+
+    base = np.array([eff.completion_base[p] for p in _PROGRAMS])[program]
+    p_complete = _expit(
+        base + eff.completion_severity * sev + eff.completion_log_or_iop * (program == _IOP)
+    )
+    died = rng.random(n) < eff.death_prob * np.exp(0.5 * sev)
+    completed = ~died & (rng.random(n) < p_complete)
+    # reasons of non-completion: left_early, by program, transferred, incarcerated, other
+    p_other = np.array([0.55, 0.14, 0.18, 0.04, 0.09])
+    u = rng.random(n)
+    cum = np.cumsum(p_other)
+    other_reason = np.searchsorted(cum, u * cum[-1]) + 1  # 1..5 -> index into _REASONS below
+    other_reason = np.array([1, 2, 3, 4, 6])[np.minimum(other_reason - 1, 4)]
+    jailed = court & (rng.random(n) < 0.08)
+    reason = np.where(completed, 0, np.where(jailed, 4, other_reason))
+    reason = np.where(died, 5, reason)
+
+    jitter = rng.integers(-2, 4, n)
+    frac = rng.beta(0.7, 1.8, n)
+    los = np.where(
+        completed,
+        np.maximum(nominal + jitter, 1),
+        np.where(reason == 3, np.floor(nominal * rng.beta(2, 2, n)), np.floor(nominal * frac)),
+    ).astype(np.int64)
+    los = np.where(program == _DETOX, np.clip(los, 0, 10), los)
+    discharge = admit + los
+    is_open = discharge > horizon
+
+    # latent post-discharge times (days), Weibull PH with the planted linear predictor
+    lp = eff.readmission_severity * sev + eff.readmission_log_hr_iop * (program == _IOP)
+    shape = eff.readmission_shape
+    e1, e2 = rng.exponential(size=n), rng.exponential(size=n)
+    t_readmit = eff.readmission_scale_days * (e1 / np.exp(lp)) ** (1 / shape)
+    t_use = np.minimum(eff.relapse_scale_days * (e2 / np.exp(lp)) ** (1 / shape), t_readmit)
+    p_att = np.where(completed, rng.beta(14, 1.3, n), rng.beta(5, 2, n))
+    p_att = np.where(program == _RES, np.maximum(p_att, rng.beta(25, 1.5, n)), p_att)
+    return {
+        "client": client,
+        "program": program,
+        "planned": planned,
+        "admit": admit,
+        "discharge": discharge,
+        "reason": reason,
+        "open": is_open,
+        "prior": prior,
+        "sev": sev,
+        "t_readmit": t_readmit,
+        "t_use": t_use,
+        "p_att": p_att,
+        "hours": rng.choice([3.0, 3.5, 4.0], n, p=[0.5, 0.25, 0.25]),
+        "telehealth": np.where(program == _IOP, rng.choice(3, n, p=[0.75, 0.15, 0.10]), 0),
+    }
+
+
+def _next_admissions(ep, clients, eff: Effects, horizon: int, rng: np.random.Generator):
+    """Each closed episode has at most one next admission: a step-down or a readmission."""
+    n = ep["client"].size
+    closed = ~ep["open"] & (ep["reason"] != 5)
+    eligible = closed & np.isin(ep["program"], [_RES, _PHP]) & np.isin(ep["reason"], [0, 3])
+    step = eligible & (rng.random(n) < eff.step_down_prob)
+    gap = np.select(
+        [rng.random(n) < 0.35, rng.random(n) < 0.69],
+        [np.zeros(n, dtype=np.int64), rng.integers(1, 8, n)],
+        rng.integers(8, 31, n),
+    )
+    step_program = np.where(rng.random(n) < 0.8, _IOP, _OUT)
+    readmit = closed & ~step
+    when = np.where(
+        step, ep["discharge"] + gap, ep["discharge"] + 1 + ep["t_readmit"].astype(np.int64)
+    )
+    keep = (step | readmit) & (when <= horizon)
+    return {
+        "client": ep["client"][keep],
+        "admit": when[keep],
+        "prior": ep["prior"][keep] + 1,
+        "program": np.where(step, step_program, -1)[keep],
+    }
+
+
+def _enrollments_frame(ep, clients, start: dt.date) -> tuple[pl.DataFrame, np.ndarray]:
+    order = np.lexsort((ep["client"], ep["admit"]))
+    c = ep["client"][order]
+    start_day = np.datetime64(start, "D")
+    is_open = ep["open"][order]
+    reason = np.array(_REASONS, dtype=object)[ep["reason"][order]]
+    program = ep["program"][order]
+    modality = np.array(["in_person", "telehealth", "hybrid"], dtype=object)[
+        ep["telehealth"][order]
+    ]
+    planned = ep["planned"][order]
+    frame = pl.DataFrame(
+        {
+            "client_id": "C" + pl.Series(c + 1).cast(pl.String).str.zfill(7),
+            "episode_id": "E" + pl.Series(np.arange(1, c.size + 1)).cast(pl.String).str.zfill(8),
+            "program_type": np.array(_PROGRAMS, dtype=object)[program],
+            "planned_length_days": pl.Series(np.where(planned > 0, planned, 0)).cast(pl.Int32),
+            "admit_date": start_day + ep["admit"][order].astype("timedelta64[D]"),
+            "discharge_date": start_day + ep["discharge"][order].astype("timedelta64[D]"),
+            "discharge_reason": reason,
+            "referral_source": np.array(REFERRAL_SOURCES, dtype=object)[clients["referral"][c]],
+            "modality": modality,
+            "age_group": np.array(AGE_GROUPS, dtype=object)[clients["age"][c]],
+            "sex": np.array(SEXES, dtype=object)[clients["sex"][c]],
+            "race_ethnicity": np.array(_RACES, dtype=object)[clients["race"][c]],
+            "primary_substance": np.array(SUBSTANCES, dtype=object)[clients["substance"][c]],
+            "co_occurring_mh": clients["co_occurring"][c],
+            "prior_episodes": pl.Series(ep["prior"][order]).cast(pl.Int32),
+            "site_id": np.array(["S01", "S02", "S03", "S04"], dtype=object)[clients["site"][c]],
+        }
+    )
+    frame = frame.with_columns(
+        pl.when(pl.Series(planned > 0)).then(pl.col("planned_length_days")).otherwise(None),
+        pl.when(pl.Series(is_open))
+        .then(None)
+        .otherwise(pl.col("discharge_date"))
+        .cast(pl.Date)
+        .alias("discharge_date"),
+        pl.when(pl.Series(is_open))
+        .then(None)
+        .otherwise(pl.col("discharge_reason"))
+        .alias("discharge_reason"),
+        pl.col("admit_date").cast(pl.Date),
+    )
+    return frame, order
+
+
+def _attendance(ep, episode_ids: pl.Series, horizon: int, start: dt.date, rng) -> pl.DataFrame:
+    n = ep["client"].size
+    admit = ep["admit"]
+    last = np.minimum(ep["discharge"], horizon)
+    span = (last - admit + 1).astype(np.int64)
+    idx = np.repeat(np.arange(n, dtype=np.int32), span)
+    first_row = np.cumsum(span) - span
+    offset = (np.arange(idx.size, dtype=np.int64) - np.repeat(first_row, span)).astype(np.int32)
+    program = ep["program"][idx]
+    wd = offset % 7
+    main = np.select(
+        [program == _IOP, program == _PHP, program == _OUT],
+        [np.isin(wd, (0, 2, 4)), wd < 5, wd == 0],
+        True,
+    )
+    individual = (program == _RES) & (wd == 3)
+    s_idx = np.concatenate([idx[main], idx[individual]])
+    s_off = np.concatenate([offset[main], offset[individual]])
+    s_prog = ep["program"][s_idx]
+    n_main = int(main.sum())
+    is_ind = np.arange(s_idx.size) >= n_main
+    hours = np.select(
+        [is_ind, s_prog == _IOP, s_prog == _RES, s_prog == _PHP, s_prog == _OUT],
+        [1.0, ep["hours"][s_idx], 3.0, 5.0, 1.5],
+        1.0,
+    )
+    stype = np.select(
+        [is_ind | (s_prog == _OUT), s_prog == _DETOX, (s_prog == _RES) & (s_off % 7 == 6)],
+        [0, 2, 2],
+        1,
+    )  # 0 individual, 1 group, 2 education
+
+    # sessions already on the calendar after a non-completed discharge: cancelled or missed
+    closed = ~ep["open"] & (ep["reason"] != 0)
+    chosen = np.flatnonzero(closed & (rng.random(n) < 0.3))
+    k = rng.integers(1, 4, chosen.size)  # 1-3 sessions on days 1, 3, 5 after discharge
+    extra_ep = np.repeat(chosen, k)
+    nth = np.arange(extra_ep.size) - np.repeat(np.cumsum(k) - k, k)
+    extra_off = (ep["discharge"][extra_ep] - admit[extra_ep]) + 1 + 2 * nth
+    ok = admit[extra_ep] + extra_off <= horizon
+    extra_ep, extra_off = extra_ep[ok], extra_off[ok]
+
+    u, v = rng.random(s_idx.size), rng.random(s_idx.size)
+    days_left = ep["discharge"][s_idx] - (admit[s_idx] + s_off)
+    fading = (ep["reason"][s_idx] == 1) & ~ep["open"][s_idx] & (days_left < 14)
+    p = ep["p_att"][s_idx] * np.where(fading, 0.4, 1.0)
+    status = np.where(u < 0.04, 2, np.where(u < 0.065, 3, np.where(v < p, 0, 1)))
+    extra_status = np.where(rng.random(extra_ep.size) < 0.6, 3, 1)
+
+    all_idx = np.concatenate([s_idx, extra_ep.astype(np.int32)])
+    all_day = np.concatenate([admit[s_idx] + s_off, admit[extra_ep] + extra_off])
+    frame = pl.DataFrame(
+        {
+            "__i": all_idx,
+            "episode_id": episode_ids.gather(all_idx),
+            "session_date": np.datetime64(start, "D") + all_day.astype("timedelta64[D]"),
+            "status": np.array(["attended", "no_show", "excused", "cancelled"], dtype=object)[
+                np.concatenate([status, extra_status])
+            ],
+            "session_type": np.array(["individual", "group", "education"], dtype=object)[
+                np.concatenate([stype, np.ones(extra_ep.size, dtype=np.int64)])
+            ],
+            "hours": np.concatenate(
+                [hours, np.where(ep["program"][extra_ep] == _IOP, ep["hours"][extra_ep], 1.0)]
+            ),
+        }
+    )
+    return (
+        frame.with_columns(pl.col("session_date").cast(pl.Date))
+        .sort("__i", "session_date", "session_type")
+        .drop("__i")
+    )
+
+
+def _followups(ep, episode_ids, eff: Effects, horizon: int, start: dt.date, rng):
+    n = ep["client"].size
+    followed = ~ep["open"] & (ep["reason"] != 5) & (rng.random(n) < eff.followup_prob)
+    idx = np.repeat(np.flatnonzero(followed), 4)
+    target = np.tile(np.array([30, 90, 180, 365]), int(followed.sum()))
+    offset = target + rng.integers(-5, 6, idx.size)
+    day = ep["discharge"][idx] + offset
+    keep = (rng.random(idx.size) < 0.8) & (day <= horizon)
+    idx, offset, day = idx[keep], offset[keep], day[keep]
+    return pl.DataFrame(
+        {
+            "episode_id": episode_ids.gather(idx),
+            "contact_date": np.datetime64(start, "D") + day.astype("timedelta64[D]"),
+            "used_since_discharge": ep["t_use"][idx] <= offset,
+            "method": np.array(["phone", "text", "visit"], dtype=object)[
+                rng.choice(3, idx.size, p=[0.7, 0.2, 0.1])
+            ],
+        }
+    ).with_columns(pl.col("contact_date").cast(pl.Date))
+
+
+def write(ds: Dataset, out_dir: str | Path, fmt: str = "csv") -> Path:
+    """Write a dataset as a provider export: ``enrollments``, ``attendance``, ``followups``.
+
+    CSV: UTF-8, header row, ISO dates, ``true``/``false``, empty for missing. The same data
+    gives byte-identical files. Returns the folder.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise ValueError(f'fmt must be "csv" or "parquet", not {fmt!r}')
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("enrollments", "attendance", "followups"):
+        frame = getattr(ds, name)
+        if frame is None:
+            continue
+        for old in out.glob(f"{name}.*"):
+            old.unlink()
+        if fmt == "csv":
+            frame.write_csv(out / f"{name}.csv")
+        else:
+            frame.write_parquet(out / f"{name}.parquet")
+    return out
