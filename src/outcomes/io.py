@@ -10,35 +10,34 @@ from __future__ import annotations
 
 import csv
 import io as _io
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
-from outcomes.dataset import Dataset, empty_issues
+from outcomes._rules import (
+    ROW,
+    as_text,
+    check_values,
+    enrollment_rules,
+    link_rules,
+    rows_with_errors,
+    sort_issues,
+)
+from outcomes.dataset import Dataset
 from outcomes.errors import DataError, IdentifierError, InputError
 from outcomes.schema import (
     ACCOUNTING_COLUMNS,
     FILE_EXTENSIONS,
     IDENTIFIER_VALUE_PATTERNS,
-    ISSUE_SCHEMA,
-    PLANNED_LENGTH_RANGE,
-    SESSION_TOLERANCE_DAYS,
     SPECS,
     ZIP_PATTERN,
-    Column,
     TableSpec,
     identifier_kind,
     normalise_column_name,
 )
 
 OnError = Literal["raise", "exclude"]
-
-_ROW = "__row"  # spreadsheet row number: header = 1, first data row = 2
-_TRUE = ("true", "t", "yes", "y", "1")
-_FALSE = ("false", "f", "no", "n", "0")
-_DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
 
 
 def load(path: str | Path, *, on_error: OnError = "raise") -> Dataset:
@@ -88,26 +87,26 @@ def load(path: str | Path, *, on_error: OnError = "raise") -> Dataset:
         raise InputError(f"{folder}: no such folder (a dataset is a folder of files)")
 
     raw, files = _read_all(folder)
-    checked = {name: _check_values(frame, SPECS[name]) for name, frame in raw.items()}
+    checked = {name: check_values(frame, SPECS[name]) for name, frame in raw.items()}
 
     typed = {name: c[0] for name, c in checked.items()}
     issues = {name: [c[1]] for name, c in checked.items()}
     given = raw["enrollments"].select(
-        _as_text(c).is_not_null().alias(f"__given_{c}")
+        as_text(c).is_not_null().alias(f"__given_{c}")
         for c in ("discharge_date", "discharge_reason")
     )
-    issues["enrollments"].append(_enrollment_rules(typed["enrollments"].hstack(given)))
+    issues["enrollments"].append(enrollment_rules(typed["enrollments"].hstack(given)))
 
-    bad_episodes = _rows_with_errors(issues["enrollments"])
-    valid_enrollments = typed["enrollments"].filter(~pl.col(_ROW).is_in(bad_episodes))
+    bad_episodes = rows_with_errors(issues["enrollments"])
+    valid_enrollments = typed["enrollments"].filter(~pl.col(ROW).is_in(bad_episodes))
     for name in ("attendance", "followups"):
         if name in typed:
             issues[name].append(
-                _link_rules(typed[name], name, typed["enrollments"], valid_enrollments)
+                link_rules(typed[name], name, typed["enrollments"], valid_enrollments)
             )
 
     issue_frames = {name: pl.concat(frames, how="vertical") for name, frames in issues.items()}
-    all_issues = _sort_issues(
+    all_issues = sort_issues(
         pl.concat(
             [f.with_columns(pl.lit(files[name]).alias("file")) for name, f in issue_frames.items()],
             how="vertical",
@@ -117,17 +116,17 @@ def load(path: str | Path, *, on_error: OnError = "raise") -> Dataset:
     accounting_rows = []
     for name, frame in typed.items():
         f_issues = issue_frames[name]
-        err_rows = _rows_with_errors([f_issues])
+        err_rows = rows_with_errors([f_issues])
         warn_rows = f_issues.filter(pl.col("severity") == "warning")["row"].unique()
-        keep = frame.filter(~pl.col(_ROW).is_in(err_rows))
-        kept[name] = keep.drop(_ROW)
+        keep = frame.filter(~pl.col(ROW).is_in(err_rows))
+        kept[name] = keep.drop(ROW)
         accounting_rows.append(
             (
                 files[name],
                 frame.height,
                 keep.height,
                 frame.height - keep.height,
-                keep.filter(pl.col(_ROW).is_in(warn_rows.implode())).height,
+                keep.filter(pl.col(ROW).is_in(warn_rows.implode())).height,
             )
         )
     accounting = pl.DataFrame(accounting_rows, schema=list(ACCOUNTING_COLUMNS), orient="row")
@@ -206,9 +205,7 @@ def _read_all(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
                 "see docs/data-dictionary.md"
             )
             continue
-        frames[name] = frame.with_row_index(_ROW, offset=2).with_columns(
-            pl.col(_ROW).cast(pl.Int64)
-        )
+        frames[name] = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
         files[name] = file.name
     if id_problems:
         raise IdentifierError(id_problems + problems, identifiers)
@@ -316,315 +313,3 @@ def _identifier_columns(frame: pl.DataFrame, spec: TableSpec) -> list[tuple[str,
         if kind is not None:
             found.append((col, kind))
     return found
-
-
-# ---------------------------------------------------------------------------------------------
-# Values
-
-
-def _as_text(name: str) -> pl.Expr:
-    """The raw value as the user wrote it: stripped text, empty -> null."""
-    text = pl.col(name).cast(pl.String).str.strip_chars()
-    return pl.when(text == "").then(None).otherwise(text)
-
-
-_EXPECTED = {
-    "int": "a whole number",
-    "float": "a number",
-    "date": "a date as YYYY-MM-DD",
-    "bool": "true or false",
-}
-
-
-def _parse(col: Column, series: pl.Series) -> pl.Expr:
-    """Parse a column into its contract dtype; a value that does not parse becomes null.
-
-    Columns that already have the contract dtype (typed Parquet) are taken as they are, and a
-    text column whose values are all clean codes is not rewritten (the common case, and it
-    matters at tens of millions of session rows).
-    """
-    name, dtype = col.name, series.dtype
-    if dtype == col.dtype and col.kind not in ("code", "str"):
-        return pl.col(name)
-    if col.kind == "code" and dtype == pl.String and series.is_in(col.allowed).all():
-        return pl.col(name)  # nulls make is_in null, and .all() ignores nulls
-    text = _as_text(name)
-    if col.kind == "str":
-        return text
-    if col.kind == "code":
-        return text.str.to_lowercase()
-    if col.kind == "date":
-        if dtype == pl.Date or isinstance(dtype, pl.Datetime):
-            return pl.col(name).cast(pl.Date)
-        return (
-            pl.when(text.str.contains(_DATE_RE))
-            .then(text.str.to_date("%Y-%m-%d", strict=False))
-            .otherwise(None)
-        )
-    if col.kind == "bool":
-        low = text.str.to_lowercase()
-        return (
-            pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False).otherwise(None)
-        )
-    number = text.cast(pl.Float64, strict=False)
-    number = pl.when(number.is_finite()).then(number).otherwise(None)
-    if col.kind == "int":
-        whole = number.round(0)
-        return pl.when(number == whole).then(whole.cast(col.dtype)).otherwise(None)
-    return number
-
-
-def _issue_rows(
-    frame: pl.DataFrame,
-    mask: pl.Expr,
-    column: str,
-    rule: str,
-    severity: str,
-    message: pl.Expr | str,
-    value: pl.Expr | None = None,
-) -> pl.DataFrame:
-    """The issues of the rows of ``frame`` where ``mask`` holds (file is filled in later)."""
-    value = _as_text(column) if value is None else value
-    msg = pl.lit(message) if isinstance(message, str) else message
-    return frame.filter(mask).select(
-        pl.lit("").alias("file"),
-        pl.col(_ROW).alias("row"),
-        pl.lit(column).alias("column"),
-        value.cast(pl.String).alias("value"),
-        pl.lit(rule).alias("rule"),
-        pl.lit(severity).alias("severity"),
-        msg.cast(pl.String).alias("message"),
-    )
-
-
-def _check_values(raw: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse every contract column; report empty required values, bad types, codes, minima.
-
-    One pass computes every parsed column and one boolean column per (column, rule); issue rows
-    are then cut out only for the rules that some row breaks.
-    """
-    parsed_exprs: list[pl.Expr] = []
-    checks: dict[str, tuple[str, str, str]] = {}  # mask column -> (column, rule, message)
-    mask_exprs: list[pl.Expr] = []
-    for col in spec.columns:
-        if col.name not in raw.columns:
-            parsed_exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
-            continue
-        series = raw[col.name]
-        parsed = _parse(col, series)
-        parsed_exprs.append(parsed.alias(col.name))
-        if series.dtype == pl.String:
-            given = _as_text(col.name).is_not_null()
-        else:
-            given = pl.col(col.name).is_not_null()
-        rules: list[tuple[str, pl.Expr, str]] = []
-        if not col.nullable:
-            rules.append(("required", ~given, f"{col.name} is required"))
-        if col.kind in _EXPECTED and not parsed.meta.is_column():
-            rules.append(
-                ("type", given & parsed.is_null(), f"{col.name} must be {_EXPECTED[col.kind]}")
-            )
-        if col.allowed:
-            rules.append(
-                (
-                    "allowed_values",
-                    parsed.is_not_null() & ~parsed.is_in(col.allowed),
-                    f"{col.name} must be one of {', '.join(col.allowed)}",
-                )
-            )
-        if col.minimum is not None:
-            rules.append(
-                (
-                    "minimum",
-                    parsed.is_not_null() & (parsed < col.minimum),
-                    f"{col.name} must be at least {col.minimum:g}",
-                )
-            )
-        for rule, mask, message in rules:
-            key = f"__{rule}__{col.name}"
-            checks[key] = (col.name, rule, message)
-            mask_exprs.append(mask.fill_null(False).alias(key))
-    extra = [c for c in raw.columns if c not in spec.names and c != _ROW]
-    masks = raw.select(mask_exprs) if mask_exprs else pl.DataFrame()
-    broken = [k for k in masks.columns if masks[k].any()]
-    frames = [
-        _issue_rows(raw.with_columns(masks[k]), pl.col(k), *checks[k][:2], "error", checks[k][2])
-        for k in broken
-    ]
-    typed = raw.select(pl.col(_ROW), *parsed_exprs, *[pl.col(c) for c in extra])
-    issues = pl.concat(frames, how="vertical") if frames else empty_issues()
-    return typed, issues
-
-
-# ---------------------------------------------------------------------------------------------
-# Cross-row rules
-
-
-def _enrollment_rules(enr: pl.DataFrame) -> pl.DataFrame:
-    dis, adm = pl.col("discharge_date"), pl.col("admit_date")
-    has_dis, has_reason = pl.col("__given_discharge_date"), pl.col("__given_discharge_reason")
-    planned = pl.col("planned_length_days")
-    lo = pl.col("program_type").replace_strict(
-        {k: v[0] for k, v in PLANNED_LENGTH_RANGE.items()}, default=None, return_dtype=pl.Int32
-    )
-    hi = pl.col("program_type").replace_strict(
-        {k: v[1] for k, v in PLANNED_LENGTH_RANGE.items()}, default=None, return_dtype=pl.Int32
-    )
-    ranges = "; ".join(f"{k} {a}-{b}" for k, (a, b) in PLANNED_LENGTH_RANGE.items())
-    parts = [
-        _issue_rows(
-            enr,
-            pl.col("episode_id").is_not_null() & pl.col("episode_id").is_duplicated(),
-            "episode_id",
-            "duplicate_episode_id",
-            "error",
-            pl.format("episode_id appears on {} rows", pl.len().over("episode_id")),
-            value=pl.col("episode_id"),
-        ),
-        _issue_rows(
-            enr,
-            dis < adm,
-            "discharge_date",
-            "discharge_before_admission",
-            "error",
-            pl.format("discharge_date is before admit_date {}", adm),
-            value=dis,
-        ),
-        _issue_rows(
-            enr,
-            has_reason & ~has_dis,
-            "discharge_reason",
-            "reason_without_discharge",
-            "error",
-            "discharge_reason is given but discharge_date is empty",
-            value=pl.col("discharge_reason"),
-        ),
-        _issue_rows(
-            enr,
-            has_dis & ~has_reason,
-            "discharge_reason",
-            "discharge_without_reason",
-            "error",
-            "discharge_date is given but discharge_reason is empty",
-            value=pl.col("discharge_reason"),
-        ),
-        _issue_rows(
-            enr,
-            (planned >= 1) & ((planned < lo) | (planned > hi)),
-            "planned_length_days",
-            "planned_length_implausible",
-            "warning",
-            pl.format(
-                "planned length {} days is implausible for {} (plausible: " + ranges + ")",
-                planned,
-                pl.col("program_type"),
-            ),
-            value=planned,
-        ),
-    ]
-    return pl.concat(parts, how="vertical")
-
-
-def _link_rules(
-    frame: pl.DataFrame,
-    name: str,
-    enrollments: pl.DataFrame,
-    valid: pl.DataFrame,
-) -> pl.DataFrame:
-    """Rules linking attendance or followups rows to their episode (one join does them all)."""
-    bounds = (
-        enrollments.select(
-            "episode_id",
-            "admit_date",
-            "discharge_date",
-            pl.col(_ROW).is_in(valid[_ROW].implode()).alias("__valid"),
-        )
-        .drop_nulls("episode_id")
-        .sort("__valid")  # an id on several rows is invalid on all of them: keep one copy
-        .unique("episode_id", keep="first")
-    )
-    joined = frame.select(
-        _ROW, "episode_id", "session_date" if name == "attendance" else "contact_date"
-    ).join(bounds, on="episode_id", how="left")
-    eid = pl.col("episode_id")
-    parts = [
-        _issue_rows(
-            joined,
-            eid.is_not_null() & pl.col("__valid").is_null(),
-            "episode_id",
-            "unknown_episode",
-            "error",
-            "episode_id is not in enrollments",
-        ),
-        _issue_rows(
-            joined,
-            pl.col("__valid").not_(),
-            "episode_id",
-            "episode_excluded",
-            "error",
-            "the episode's enrollment row has errors, so this row is excluded too",
-        ),
-    ]
-    joined = joined.filter(pl.col("__valid"))
-    if name == "attendance":
-        date = pl.col("session_date")
-        tol = pl.duration(days=SESSION_TOLERANCE_DAYS)
-        outside = (date < pl.col("admit_date") - tol) | (date > pl.col("discharge_date") + tol)
-        parts.append(
-            _issue_rows(
-                joined,
-                outside,
-                "session_date",
-                "session_outside_episode",
-                "warning",
-                pl.format(
-                    "session more than "
-                    + str(SESSION_TOLERANCE_DAYS)
-                    + " days outside its episode ({} to {}); kept but not counted",
-                    pl.col("admit_date"),
-                    pl.col("discharge_date").cast(pl.String).fill_null("open"),
-                ),
-                value=date,
-            )
-        )
-    else:
-        date = pl.col("contact_date")
-        before = pl.col("discharge_date").is_null() | (date <= pl.col("discharge_date"))
-        parts.append(
-            _issue_rows(
-                joined,
-                before,
-                "contact_date",
-                "contact_before_discharge",
-                "warning",
-                pl.format(
-                    "contact is not after discharge ({}); kept but not counted as a "
-                    "post-discharge contact",
-                    pl.col("discharge_date").cast(pl.String).fill_null("episode open"),
-                ),
-                value=date,
-            )
-        )
-    return pl.concat(parts, how="vertical")
-
-
-def _rows_with_errors(frames: Iterable[pl.DataFrame]) -> pl.Series:
-    rows = pl.concat(list(frames), how="vertical").filter(pl.col("severity") == "error")["row"]
-    return rows.unique().implode()
-
-
-def _sort_issues(issues: pl.DataFrame) -> pl.DataFrame:
-    order = {name: i for i, name in enumerate(SPECS)}
-    return (
-        issues.with_columns(
-            pl.col("file")
-            .str.split(".")
-            .list.first()
-            .replace_strict(order, default=len(order), return_dtype=pl.Int32)
-            .alias("__order")
-        )
-        .sort("__order", "row", "column", "rule")
-        .drop("__order")
-        .select(list(ISSUE_SCHEMA))
-        .cast(ISSUE_SCHEMA)
-    )
