@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Render the quarterly report of the bundled sample (until the report lands: the data check).
+## Render the quarterly report of the bundled sample: reports/$(PERIOD)/report.html (and .pdf
+## when Chromium is installed). Other data: make report DATA=path/to/export PERIOD=2026Q3
 report: $(STAMP)
-	$(BIN)/outcomes validate $(DATA)
+	$(BIN)/outcomes report --period $(PERIOD) --data $(DATA) --out reports
 
 ## Run the test suite (what CI runs).
 test: $(STAMP)

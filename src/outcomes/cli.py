@@ -93,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         help="drop rows that break the contract (default) or stop",
     )
     p.set_defaults(handler=_metrics)
+
+    p = sub.add_parser("report", help="render the quarterly report (HTML, and PDF with Chromium)")
+    p.add_argument("--period", required=True, help="quarter such as 2026Q3")
+    p.add_argument("--data", type=Path, default=Path("data/sample"), help="dataset folder")
+    p.add_argument("--as-of", default=None, help="data cut-off (YYYY-MM-DD)")
+    p.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
+    p.add_argument("--threshold", type=int, default=11, help="suppression threshold")
+    p.set_defaults(handler=_report)
     return parser
 
 
@@ -171,6 +179,29 @@ def _metrics(args: argparse.Namespace) -> int:
         table.write_parquet(args.out)
     else:
         table.write_csv(args.out)
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    from outcomes.report import ReportParams, render
+
+    if args.as_of is not None:
+        _date(args.as_of)
+    try:
+        params = ReportParams(
+            period=args.period,
+            data_dir=str(args.data),
+            as_of=args.as_of,
+            threshold=args.threshold,
+        )
+    except ValueError as err:
+        raise OutcomesError(str(err)) from None
+    from outcomes.io import load
+
+    load(args.data, on_error="exclude")  # refuse unusable data before starting a kernel
+    html = render(params, out_dir=args.out)
+    pdf = html.with_suffix(".pdf")
+    print(f"wrote {html}" + (f" and {pdf}" if pdf.exists() else ""))
     return EXIT_OK
 
 
