@@ -16,10 +16,26 @@ def dataset(n_clients: int, seed: int = 1, fmt: str = "parquet") -> Path:
     """A generated dataset of ``n_clients`` on disk (made once, then reused)."""
     out = CACHE / f"{fmt}-{n_clients}-{seed}"
     if not (out / f"enrollments.{fmt}").exists():
-        from outcomes import synth
-
+        # in a child process: a parent grown by generating would inflate the children's peaks
         t0 = time.perf_counter()
-        synth.write(synth.generate(n_clients, seed=seed), out, fmt=fmt)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "outcomes.cli",
+                "synth",
+                "--clients",
+                str(n_clients),
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+                "--format",
+                fmt,
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         print(f"  generated {n_clients:,} clients in {time.perf_counter() - t0:.1f} s -> {out}")
     return out
 
