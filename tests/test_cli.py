@@ -60,3 +60,46 @@ def test_refused_file_exits_2_with_one_line_and_no_traceback(write_dataset):
 def test_missing_folder_exits_2(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "none")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_metrics_command_writes_the_long_table(sample_dir, tmp_path, capsys):
+    out = tmp_path / "m.csv"
+    assert (
+        main(
+            [
+                "metrics",
+                str(sample_dir),
+                "--by",
+                "program_type",
+                "--period",
+                "2026Q3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    table = pl.read_csv(out)
+    assert table.columns == [
+        "program_type",
+        "metric",
+        "value",
+        "ci_low",
+        "ci_high",
+        "numerator",
+        "denominator",
+    ]
+    assert set(table["program_type"]) == {"residential", "php", "iop", "outpatient", "detox"}
+    assert main(["metrics", str(sample_dir), "--by", "", "--as-of", "2026-06-30"]) == 0
+    stdout = capsys.readouterr().out
+    assert stdout.startswith("metric,value,ci_low,ci_high,numerator,denominator")
+    pq = tmp_path / "m.parquet"
+    assert main(["metrics", str(sample_dir), "--out", str(pq)]) == 0
+    assert pl.read_parquet(pq).columns[:2] == ["program_type", "length_band"]
+
+
+def test_metrics_command_refuses_bad_arguments_without_traceback(sample_dir, capsys):
+    assert main(["metrics", str(sample_dir), "--period", "2026-Q3"]) == 2
+    assert "2026Q3" in capsys.readouterr().err
+    assert main(["metrics", str(sample_dir), "--by", "favourite_colour"]) == 2
+    assert "favourite_colour" in capsys.readouterr().err

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from outcomes import synth
 from outcomes.dataset import Dataset
+from outcomes.episodes import episodes
 from outcomes.errors import DataError, IdentifierError, InputError, OutcomesError, OutcomesWarning
 from outcomes.io import load
+from outcomes.metrics import metrics, trend
 
 __version__ = "0.1.0"
 
@@ -25,6 +27,9 @@ __all__ = [
     "InputError",
     "OutcomesError",
     "OutcomesWarning",
+    "episodes",
     "load",
+    "metrics",
     "synth",
+    "trend",
 ]

@@ -172,7 +172,10 @@ def _metrics(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     by = tuple(c.strip() for c in args.by.split(",") if c.strip())
-    table = metrics(ds, by=by, period=args.period, as_of=args.as_of)
+    try:
+        table = metrics(ds, by=by, period=args.period, as_of=args.as_of)
+    except ValueError as err:  # an unknown column or a malformed period: the user's words
+        raise OutcomesError(str(err)) from None
     if args.out is None:
         sys.stdout.write(table.write_csv())
     elif args.out.suffix.lower() == ".parquet":
