@@ -467,3 +467,17 @@ def test_public_names():
     assert outcomes.metrics is metrics
     assert outcomes.episodes is episodes
     assert outcomes.trend is trend
+
+
+def test_period_ranges_and_quarter_shifts():
+    from outcomes.metrics import shift_quarter
+
+    assert period_bounds("2025Q4-2026Q3") == (dt.date(2025, 10, 1), dt.date(2026, 9, 30))
+    with pytest.raises(ValueError, match="ends before"):
+        period_bounds("2026Q3-2025Q4")
+    assert shift_quarter("2026Q1", -1) == "2025Q4"
+    assert shift_quarter("2025Q4", 1) == "2026Q1"
+    assert shift_quarter("2026Q3", -3) == "2025Q4"
+    # the trailing year of 2025Q4 covers E07..E18's discharges in 2025: 13 of the 14
+    table = metrics(fixture(), by=[], period="2025Q1-2025Q4", as_of=AS_OF)
+    assert table.filter(pl.col("metric") == "discharges")["denominator"].item() == 13

@@ -57,7 +57,7 @@ def test_metrics_rates_with_small_numerator_or_denominator_are_hidden():
     out = suppress_metrics(table)
     # residential: numerator 3 and denominator 10 are small; then it is the only suppressed
     # completion_rate row, so the next smallest denominator (php, 20) goes too.
-    assert out["display"].to_list() == ["50.0%", "<11", "<11", "40.0"]
+    assert out["display"].to_list() == ["50.0%", "<11", "<11", "40"]
     assert out.filter(pl.col("suppressed"))["numerator"].null_count() == 2
     assert out.filter(pl.col("suppressed"))["value"].null_count() == 2
 

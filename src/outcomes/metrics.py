@@ -41,11 +41,20 @@ _PERIOD_RE = re.compile(r"^(\d{4})(?:Q([1-4]))?$")
 
 
 def period_bounds(period: str) -> tuple[dt.date, dt.date]:
-    """First and last day of a quarter (``2026Q3``) or a year (``2026``)."""
-    m = _PERIOD_RE.match(str(period))
+    """First and last day of a quarter (``2026Q3``), a year (``2026``) or a range of them
+    (``2025Q4-2026Q3``, e.g. a trailing year)."""
+    text = str(period)
+    if "-" in text:
+        first_part, _, last_part = text.partition("-")
+        first, last = period_bounds(first_part)[0], period_bounds(last_part)[1]
+        if last < first:
+            raise ValueError(f"period {period!r} ends before it starts")
+        return first, last
+    m = _PERIOD_RE.match(text)
     if not m:
         raise ValueError(
-            f"period must be a quarter such as 2026Q3 or a year such as 2026, not {period!r}"
+            f"period must be a quarter such as 2026Q3, a year such as 2026 or a range such as "
+            f"2025Q4-2026Q3, not {period!r}"
         )
     year = int(m.group(1))
     if m.group(2) is None:
@@ -116,9 +125,9 @@ def metrics(
         ``modality``, ``age_group``, ``co_occurring_mh``, ...) or ``length_band``; empty for
         one overall group.
     period : str, optional
-        A quarter (``2026Q3``) or a year (``2026``): the outcome cohort is the episodes
-        discharged in it, ``admissions`` counts those admitted in it. None: every discharge
-        (and every admission) up to ``as_of``.
+        A quarter (``2026Q3``), a year (``2026``) or a range (``2025Q4-2026Q3``): the
+        outcome cohort is the episodes discharged in it, ``admissions`` counts those
+        admitted in it. None: every discharge (and every admission) up to ``as_of``.
     as_of : str or date, optional
         Data cut-off (default: the latest date in the data). Windowed rates keep only
         discharges whose window is over: ``discharge_date + window <= as_of``.
@@ -210,6 +219,9 @@ def _proportion_rows(discharged, by, cut, conf_level, has_followups) -> pl.DataF
         pl.col("__key").str.split("\x1f").list.get(1).alias("__part"),
     )
     rows = long.pivot(on="__part", index=[*by, "metric"], values="__v")
+    rows = rows.with_columns(  # no discharge in any group: the pivot has no x or n
+        pl.lit(None, dtype=pl.Int64).alias(c) for c in ("x", "n") if c not in rows.columns
+    )
     x, n = pl.col("x").cast(pl.Int64), pl.col("n").cast(pl.Int64)
     low, high = wilson(x, n, conf_level)
     return rows.select(
@@ -295,6 +307,15 @@ def _complete(table, groups, by, has_followups) -> pl.DataFrame:
         .otherwise(pl.col("numerator"))
         .alias("numerator"),
     )
+
+
+def shift_quarter(period: str, by: int) -> str:
+    """The quarter ``by`` quarters after (negative: before) ``period`` (``2026Q3``)."""
+    m = _PERIOD_RE.match(period)
+    if not m or m.group(2) is None:
+        raise ValueError(f"expected a quarter such as 2026Q3, not {period!r}")
+    index = int(m.group(1)) * 4 + int(m.group(2)) - 1 + by
+    return f"{index // 4}Q{index % 4 + 1}"
 
 
 def trend(

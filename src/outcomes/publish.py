@@ -15,7 +15,12 @@ import polars as pl
 
 from outcomes.dataset import Dataset
 from outcomes.quality import issue_summary
-from outcomes.suppression import DEFAULT_THRESHOLD, suppress_counts
+from outcomes.suppression import (
+    DEFAULT_THRESHOLD,
+    PERCENT_METRICS,
+    suppress_counts,
+    suppress_metrics,
+)
 
 
 @dataclass(frozen=True)
@@ -125,4 +130,242 @@ def issues_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> PublishedTa
         )
         if summary.height
         else ("No problems: every row follows the data contract.",),
+    )
+
+
+METRIC_LABELS = {
+    "admissions": "Admissions",
+    "discharges": "Discharges",
+    "completion_rate": "Completion",
+    "completion_or_transfer_rate": "Completion or transfer",
+    "early_dropout_rate": "Early dropout (<14 days)",
+    "median_los_days": "Median length of stay (days)",
+    "attendance_rate": "Attendance",
+    "mean_weekly_hours": "Mean weekly hours",
+    "intensity_met_rate": "IOP at >= 9 h/week",
+    "step_down_7d": "Step-down within 7 days",
+    "step_down_14d": "Step-down within 14 days",
+    "step_down_30d": "Step-down within 30 days",
+    "readmission_30d": "Readmission within 30 days",
+    "readmission_90d": "Readmission within 90 days",
+    "readmission_180d": "Readmission within 180 days",
+    "readmission_365d": "Readmission within 365 days",
+    "relapse_30d": "Relapse within 30 days",
+    "relapse_90d": "Relapse within 90 days",
+    "relapse_180d": "Relapse within 180 days",
+    "relapse_365d": "Relapse within 365 days",
+}
+
+
+def _with_interval(shown: pl.DataFrame) -> pl.Expr:
+    """``display`` with the interval appended for proportions that are shown."""
+    pct = pl.col("metric").str.contains(PERCENT_METRICS)
+    lo = pl.when(pct).then(pl.col("ci_low") * 100).otherwise(pl.col("ci_low")).round(1)
+    hi = pl.when(pct).then(pl.col("ci_high") * 100).otherwise(pl.col("ci_high")).round(1)
+    has_ci = (
+        ~pl.col("suppressed")
+        & pl.col("ci_low").is_not_null()
+        & pl.col("metric").is_in(["admissions", "discharges"]).not_()
+    )
+    return (
+        pl.when(has_ci)
+        .then(pl.format("{} ({}-{})", pl.col("display"), lo, hi))
+        .otherwise(pl.col("display"))
+        .alias("display")
+    )
+
+
+def metric_table(
+    table: pl.DataFrame,
+    metrics: list[str],
+    by: list[str],
+    name: str,
+    title: str,
+    threshold: int = DEFAULT_THRESHOLD,
+    notes: tuple[str, ...] = (),
+) -> PublishedTable:
+    """A wide published table from the long metric table: one row per group, one column per
+    metric (its display, with the 95% interval for rates), after suppression."""
+    long = suppress_metrics(table.filter(pl.col("metric").is_in(metrics)), threshold)
+    long = long.with_columns(_with_interval(long))
+    wide = long.pivot(on="metric", index=by, values="display").select(
+        *by, *[m for m in metrics if m in long["metric"].unique()]
+    )
+    wide = wide.rename({m: METRIC_LABELS.get(m, m) for m in metrics if m in wide.columns})
+    return PublishedTable(
+        name=name,
+        title=title,
+        table=wide.with_columns(pl.col(by).cast(pl.String)) if by else wide,
+        notes=(
+            *notes,
+            "Rates with their 95% Wilson interval in brackets; median length of stay with "
+            "its 25th-75th percentiles. n/a: no episode to count.",
+            suppression_note(threshold),
+        ),
+    )
+
+
+KEY_METRICS = (
+    "discharges",
+    "completion_rate",
+    "completion_or_transfer_rate",
+    "early_dropout_rate",
+    "median_los_days",
+    "attendance_rate",
+    "intensity_met_rate",
+    "step_down_30d",
+    "readmission_30d",
+    "readmission_90d",
+)
+
+
+def key_figures(
+    ds: Dataset,
+    period: str,
+    as_of: str | None = None,
+    programs: tuple[str, ...] = ("iop", "residential"),
+    threshold: int = DEFAULT_THRESHOLD,
+) -> PublishedTable:
+    """The summary page: key metrics of the quarter beside the previous quarter and the
+    trailing year (the four quarters ending with it), per program and for all programs."""
+    from outcomes.episodes import as_date, episodes
+    from outcomes.metrics import metrics, shift_quarter
+
+    cut = as_date(as_of, ds.last_date)
+    ep = episodes(ds, cut)
+    columns = {
+        period: period,
+        shift_quarter(period, -1): "previous quarter",
+        f"{shift_quarter(period, -3)}-{period}": "trailing year",
+    }
+    parts = []
+    for cohort, label in columns.items():
+        by_program = metrics(ep, by=["program_type"], period=cohort, as_of=cut).filter(
+            pl.col("program_type").is_in(programs)
+        )
+        overall = metrics(ep, by=[], period=cohort, as_of=cut).with_columns(
+            pl.lit("all programs").alias("program_type")
+        )
+        both = pl.concat([by_program, overall.select(by_program.columns)])
+        shown = suppress_metrics(both.filter(pl.col("metric").is_in(KEY_METRICS)), threshold)
+        parts.append(shown.with_columns(_with_interval(shown), pl.lit(label).alias("cohort")))
+    long = pl.concat(parts)
+    order = {m: i for i, m in enumerate(KEY_METRICS)}
+    wide = (
+        long.with_columns(
+            pl.format("{}: {}", pl.col("program_type"), pl.col("cohort")).alias("column"),
+            pl.col("metric").replace_strict(order, return_dtype=pl.Int32).alias("__o"),
+        )
+        .sort("__o")
+        .pivot(on="column", index="metric", values="display")
+        .with_columns(pl.col("metric").replace_strict(METRIC_LABELS))
+    )
+    return PublishedTable(
+        name="key_figures",
+        title=f"Key figures, {period}: this quarter, the previous quarter and the trailing year",
+        table=wide,
+        notes=(
+            "Outcomes are for the episodes discharged in each period; windowed rates count "
+            "only discharges whose window had ended by the as-of date.",
+            "Rates with their 95% Wilson interval in brackets; median length of stay with "
+            "its 25th-75th percentiles.",
+            suppression_note(threshold),
+        ),
+    )
+
+
+def _cohort_metrics(ds: Dataset, by: list[str], period: str, as_of: str | None) -> pl.DataFrame:
+    from outcomes.metrics import metrics
+
+    return metrics(ds, by=by, period=period, as_of=as_of)
+
+
+def completion_table(
+    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
+) -> PublishedTable:
+    """Completion, dropout, length of stay, attendance and dose of the period's discharges, by
+    program and planned length."""
+    by = ["program_type", "length_band"]
+    return metric_table(
+        _cohort_metrics(ds, by, period, as_of),
+        [
+            "discharges",
+            "completion_rate",
+            "completion_or_transfer_rate",
+            "early_dropout_rate",
+            "median_los_days",
+            "attendance_rate",
+            "mean_weekly_hours",
+            "intensity_met_rate",
+        ],
+        by,
+        name="completion_and_attendance",
+        title=f"Completion and attendance of the episodes discharged in {period}",
+        threshold=threshold,
+        notes=(
+            "Attendance: attended / (attended + no-show) per episode, averaged; excused and "
+            "cancelled sessions are not expected. IOP at >= 9 h/week: the ASAM 2.1 adult "
+            "minimum, among IOP stays of a week or more.",
+        ),
+    )
+
+
+def transitions_table(
+    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
+) -> PublishedTable:
+    """Step-down and readmission of the trailing year's discharges (four quarters to
+    ``period``), by program: long windows need discharges old enough to have ended them."""
+    from outcomes.metrics import shift_quarter
+
+    cohort = f"{shift_quarter(period, -3)}-{period}"
+    return metric_table(
+        _cohort_metrics(ds, ["program_type"], cohort, as_of),
+        [
+            "discharges",
+            "step_down_7d",
+            "step_down_14d",
+            "step_down_30d",
+            "readmission_30d",
+            "readmission_90d",
+            "readmission_180d",
+        ],
+        ["program_type"],
+        name="step_down_and_readmission",
+        title=f"Step-down and readmission after discharges in {cohort}",
+        threshold=threshold,
+        notes=(
+            "Step-down: admission to a lower level of care (php, IOP, outpatient) within "
+            "the window after a completed or transferred residential or php stay (7 and 14 "
+            "days as in NQF #3453). Readmission: the next admission after discharge that "
+            "is not the step-down. Each rate counts only discharges whose window had "
+            "ended by the as-of date.",
+        ),
+    )
+
+
+def discharge_reason_table(
+    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
+) -> PublishedTable:
+    """How the period's episodes ended, as shares of discharges, by program."""
+    from outcomes.schema import DISCHARGE_REASONS
+
+    names = [f"discharge_reason_{r}" for r in DISCHARGE_REASONS]
+    table = metric_table(
+        _cohort_metrics(ds, ["program_type"], period, as_of),
+        ["discharges", *names],
+        ["program_type"],
+        name="discharge_reasons",
+        title=f"Reasons for discharge in {period}",
+        threshold=threshold,
+        notes=(
+            "Completed and transferred together are SAMHSA's positive discharges "
+            "(TEDS-D REASON 1 and 4).",
+        ),
+    )
+    rename = {n: n.removeprefix("discharge_reason_").replace("_", " ") for n in names}
+    return PublishedTable(
+        table.name,
+        table.title,
+        table.table.rename({k: v for k, v in rename.items() if k in table.table.columns}),
+        table.notes,
     )

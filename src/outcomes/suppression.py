@@ -18,6 +18,10 @@ from collections.abc import Sequence
 import polars as pl
 
 DEFAULT_THRESHOLD = 11
+#: Metrics that are counts (shown as whole numbers).
+COUNT_METRICS = ("admissions", "discharges")
+#: Metrics shown as percentages (proportions and the mean attendance rate).
+PERCENT_METRICS = r"_rate$|^step_down_|^readmission_|^relapse_|^discharge_reason_"
 
 
 def is_small(count: pl.Expr, threshold: int = DEFAULT_THRESHOLD) -> pl.Expr:
@@ -90,7 +94,8 @@ def suppress_metrics(
     -------
     polars.DataFrame
         ``table`` with ``suppressed`` (bool) and ``display`` (str: ``value`` as a percentage for
-        rates, the count for counts, ``<threshold`` when suppressed; ``n/a`` when undefined).
+        rates and shares, the number otherwise, ``<threshold`` when suppressed; ``n/a`` when
+        undefined).
     """
     _check_threshold(threshold)
     small = is_small(pl.col("numerator"), threshold).fill_null(False) | is_small(
@@ -101,12 +106,14 @@ def suppress_metrics(
     if table.height:
         sets = ["metric", *(["period"] if "period" in table.columns else [])]
         suppressed = _complementary(flagged, "denominator", sets, suppressed)
-    is_rate = pl.col("numerator").is_not_null()
+    is_rate = pl.col("metric").str.contains(PERCENT_METRICS)
     shown = (
         pl.when(pl.col("value").is_null())
         .then(pl.lit("n/a"))
         .when(is_rate)
         .then((pl.col("value") * 100).round(digits).cast(pl.String) + "%")
+        .when(pl.col("metric").is_in(COUNT_METRICS))
+        .then(pl.col("value").cast(pl.Int64).cast(pl.String))
         .otherwise(pl.col("value").round(digits).cast(pl.String))
     )
     return (
