@@ -81,7 +81,14 @@ import numpy as np
 import polars as pl
 
 from outcomes.dataset import Dataset
-from outcomes.schema import AGE_GROUPS, REFERRAL_SOURCES, SEXES, SUBSTANCES
+from outcomes.schema import (
+    AGE_GROUPS,
+    DISCHARGE_REASONS,
+    PROGRAM_TYPES,
+    REFERRAL_SOURCES,
+    SEXES,
+    SUBSTANCES,
+)
 
 __all__ = ["Effects", "generate", "write"]
 
@@ -113,17 +120,9 @@ _RACES = (
     "other",
     "unknown",
 )
-_PROGRAMS = ("residential", "php", "iop", "outpatient", "detox")
+_PROGRAMS = PROGRAM_TYPES  # residential, php, iop, outpatient, detox: indices below
 _RES, _PHP, _IOP, _OUT, _DETOX = range(5)
-_REASONS = (
-    "completed",
-    "left_early",
-    "discharged_by_program",
-    "transferred",
-    "incarcerated",
-    "died",
-    "other",
-)
+_REASONS = DISCHARGE_REASONS  # completed, left_early, ..., died (5), other (6)
 
 
 @dataclass(frozen=True)
