@@ -345,7 +345,8 @@ def test_unknown_grouping_column_is_refused():
 
 def test_sample_completion_matches_the_generator_truth():
     """Overall completion of IOP and residential on generated data is near the rate implied by
-    the planted model: mean of expit(base + severity terms), computed from the same covariates.
+    the planted model (synth.completion_probability: expit of base + severity terms, times
+    the chance of not dying), computed from the same covariates.
     """
     import numpy as np
 
@@ -356,26 +357,13 @@ def test_sample_completion_matches_the_generator_truth():
         pl.col("discharge_date").is_not_null(), pl.col("admit_date") <= dt.date(2026, 5, 1)
     )
     table = metrics(ep, by=["program_type"], as_of=ds.last_date)
-    eff = synth.Effects()
     for program in ("iop", "residential"):
         sub = ep.filter(pl.col("program_type") == program)
-        sev = (
-            0.9 * sub["co_occurring_mh"].cast(pl.Float64)
-            + 0.35 * sub["prior_episodes"].clip(upper_bound=4)
-            + sub["primary_substance"].replace_strict(synth._SUBSTANCE_W, return_dtype=pl.Float64)
-            + sub["age_group"].replace_strict(synth._AGE_W, return_dtype=pl.Float64)
-            - synth._SEVERITY_CENTRE
-        ).to_numpy()
-        lp = (
-            eff.completion_base[program]
-            + eff.completion_severity * sev
-            + (eff.completion_log_or_iop if program == "iop" else 0.0)
-        )
-        expected = float(np.mean(1 / (1 + np.exp(-lp)))) * (1 - 0.004)  # deaths are rare
+        expected = float(np.mean(synth.completion_probability(sub, program)))
         got = table.filter(
             pl.col("program_type") == program, pl.col("metric") == "completion_rate"
         ).row(0, named=True)
-        assert got["ci_low"] - 0.01 < expected < got["ci_high"] + 0.01, (program, expected, got)
+        assert got["ci_low"] < expected < got["ci_high"], (program, expected, got)
 
 
 # --- properties -------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ from outcomes.schema import (
     SUBSTANCES,
 )
 
-__all__ = ["Effects", "generate", "write"]
+__all__ = ["Effects", "completion_probability", "generate", "severity", "write"]
 
 _SUBSTANCE_W = {
     "alcohol": 0.1,
@@ -568,3 +568,35 @@ def write(ds: Dataset, out_dir: str | Path, fmt: str = "csv") -> Path:
         else:
             frame.write_parquet(out / f"{name}.parquet")
     return out
+
+
+def severity(frame: pl.DataFrame) -> np.ndarray:
+    """The generator's severity score of each row (module docstring), from its
+    ``co_occurring_mh``, ``prior_episodes``, ``primary_substance`` and ``age_group``."""
+    return (
+        0.9 * frame["co_occurring_mh"].cast(pl.Float64)
+        + 0.35 * frame["prior_episodes"].clip(upper_bound=4).cast(pl.Float64)
+        + frame["primary_substance"].replace_strict(_SUBSTANCE_W, return_dtype=pl.Float64)
+        + frame["age_group"].replace_strict(_AGE_W, return_dtype=pl.Float64)
+        - _SEVERITY_CENTRE
+    ).to_numpy()
+
+
+def completion_probability(
+    frame: pl.DataFrame, program: str, effects: Effects | None = None
+) -> np.ndarray:
+    """True probability that each row's episode ends completed were it in ``program``.
+
+    The counterfactual risks of the planted model (death, rare, included), so that the true
+    average effect of IOP against residential on a set of episodes is
+    ``mean(p_iop - p_residential)`` (ATE) or the same over the IOP episodes (ATT).
+    """
+    eff = effects or Effects()
+    sev = severity(frame)
+    lp = (
+        eff.completion_base[program]
+        + eff.completion_severity * sev
+        + (eff.completion_log_or_iop if program == "iop" else 0.0)
+    )
+    alive = 1 - np.minimum(eff.death_prob * np.exp(0.5 * sev), 1.0)
+    return _expit(lp) * alive

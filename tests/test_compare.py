@@ -1,0 +1,143 @@
+"""Adjusted IOP-vs-residential comparison: weights by hand, E-values from the paper, planted
+truth from the generator."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+import outcomes
+from outcomes import compare, synth
+
+# zEpid-style fixture: L confounds; P(A=1 | L=0) = 1/4, P(A=1 | L=1) = 4/6, P(A=1) = 1/2.
+HAND = pl.DataFrame(
+    {
+        "client_id": [f"C{i}" for i in range(10)],
+        "program_type": [
+            "iop",
+            "residential",
+            "residential",
+            "residential",
+            "iop",
+            "iop",
+            "iop",
+            "iop",
+            "residential",
+            "residential",
+        ],
+        "L": ["a", "a", "a", "a", "b", "b", "b", "b", "b", "b"],
+        "completed": [True, False, True, False, True, True, False, True, False, True],
+    }
+)
+
+
+def test_weights_by_hand():
+    ps = compare.propensity(HAND, covariates=["L"])
+    assert ps.data["ps"].to_numpy() == pytest.approx([1 / 4] * 4 + [2 / 3] * 6, abs=1e-8)
+    ate = compare.iptw(ps, "ate", stabilized=False)["weight"].to_numpy()
+    # 1/ps for treated, 1/(1-ps) for controls
+    assert ate == pytest.approx([4, 4 / 3, 4 / 3, 4 / 3, 1.5, 1.5, 1.5, 1.5, 3, 3], abs=1e-7)
+    stab = compare.iptw(ps, "ate")["weight"].to_numpy()
+    assert stab == pytest.approx(ate * 0.5, abs=1e-7)  # P(A=1) = P(A=0) = 1/2
+    att = compare.iptw(ps, "att", stabilized=False)["weight"].to_numpy()
+    # treated 1, controls ps/(1-ps): 1/3 under L=a, 2 under L=b
+    assert att == pytest.approx([1, 1 / 3, 1 / 3, 1 / 3, 1, 1, 1, 1, 2, 2], abs=1e-7)
+
+
+# the regression method's bootstrap resamples of ten rows can separate perfectly
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+def test_iptw_risk_difference_by_hand():
+    """Standardized risks: treated 0.4 * 1 + 0.6 * 3/4 = 0.85; control 0.4 * 1/3 + 0.6 * 1/2 =
+    0.4333; difference 0.41667, ratio 1.96154."""
+    effects = compare.completion_effects(HAND, covariates=["L"], n_boot=20)
+    iptw = effects.filter(pl.col("method") == "iptw")
+    rd = iptw.filter(pl.col("outcome") == "completion_risk_difference").row(0, named=True)
+    rr = iptw.filter(pl.col("outcome") == "completion_risk_ratio").row(0, named=True)
+    assert rd["estimate"] == pytest.approx(0.85 - 13 / 30, abs=1e-7)
+    assert rr["estimate"] == pytest.approx(0.85 / (13 / 30), abs=1e-6)
+    assert rd["ci_low"] < rd["estimate"] < rd["ci_high"]
+    naive = effects.filter(
+        pl.col("method") == "naive", pl.col("outcome") == "completion_risk_difference"
+    )
+    assert naive["estimate"].item() == pytest.approx(4 / 5 - 2 / 5)  # 4 of 5 vs 2 of 5
+    assert effects.columns == list(compare.EFFECT_COLUMNS)
+    assert (effects["n_treated"] == 5).all() and (effects["n_control"] == 5).all()
+
+
+def test_evalue_matches_vanderweele_ding():
+    """VanderWeele & Ding (2017): RR 3.9 (1.8-8.7) gives E-values 7.26 and 3.0."""
+    point, limit = compare.evalue(3.9, 1.8, 8.7)
+    assert point == pytest.approx(3.9 + (3.9 * 2.9) ** 0.5)
+    assert round(point, 2) == 7.26 and limit == pytest.approx(3.0)
+    assert compare.evalue(0.5)[0] == pytest.approx(2 + 2**0.5)  # 1/RR below 1
+    assert compare.evalue(0.8, 0.6, 1.1)[1] == 1.0  # interval crosses 1
+
+
+def test_design_is_reference_coded():
+    frame = pl.DataFrame({"s": ["x", "y", "y", None], "n": [1, None, 3, 5]})
+    d = compare.design_matrix(frame, ["s", "n"])
+    # reference = most frequent level (y); missing is a level; median fills the number
+    assert d.columns == ["s[missing]", "s[x]", "n[missing]", "n"]
+    assert d["n"].to_list() == [1.0, 3.0, 3.0, 5.0]
+
+
+def _truth(ep: pl.DataFrame, estimand: str = "ate") -> float:
+    sub = ep.filter(
+        pl.col("program_type").is_in(["iop", "residential"]), pl.col("completed").is_not_null()
+    )
+    if estimand == "att":
+        sub = sub.filter(pl.col("program_type") == "iop")
+    return float(
+        np.mean(
+            synth.completion_probability(sub, "iop")
+            - synth.completion_probability(sub, "residential")
+        )
+    )
+
+
+def _analysis_episodes(n_clients: int, seed: int) -> pl.DataFrame:
+    ds = synth.generate(n_clients, seed=seed)
+    # episodes admitted early enough to be closed: no outcome-dependent censoring
+    return outcomes.episodes(ds).filter(pl.col("admit_date") <= pl.date(2026, 5, 1))
+
+
+def test_planted_truth_is_covered_and_naive_is_off():
+    ep = _analysis_episodes(8000, seed=21)
+    effects = compare.completion_effects(ep, n_boot=100)
+    truth = _truth(ep)
+    rd = {
+        r["method"]: r
+        for r in effects.filter(pl.col("outcome") == "completion_risk_difference").iter_rows(
+            named=True
+        )
+    }
+    assert rd["iptw"]["ci_low"] < truth < rd["iptw"]["ci_high"]
+    assert rd["regression"]["ci_low"] < truth < rd["regression"]["ci_high"]
+    assert not rd["naive"]["ci_low"] < truth < rd["naive"]["ci_high"]
+    assert rd["naive"]["estimate"] - truth > 0.04  # residential clients are sicker
+    ps = compare.propensity(ep.filter(pl.col("completed").is_not_null()))
+    bal = compare.balance(compare.iptw(ps), ps.design)
+    assert bal["smd_unweighted"].abs().max() > 0.1  # confounded before weighting
+    assert bal["smd_weighted"].abs().max() < 0.1  # balanced after
+
+
+@pytest.mark.slow
+def test_iptw_coverage_over_seeds():
+    """95% intervals should cover the planted ATE in most of several independent datasets."""
+    covered, naive_off = 0, 0
+    seeds = range(100, 108)
+    for seed in seeds:
+        ep = _analysis_episodes(5000, seed=seed)
+        effects = compare.completion_effects(ep, n_boot=2)
+        truth = _truth(ep)
+        rd = {
+            r["method"]: r
+            for r in effects.filter(pl.col("outcome") == "completion_risk_difference").iter_rows(
+                named=True
+            )
+        }
+        covered += rd["iptw"]["ci_low"] < truth < rd["iptw"]["ci_high"]
+        naive_off += not rd["naive"]["ci_low"] < truth < rd["naive"]["ci_high"]
+    assert covered >= 7  # of 8
+    assert naive_off >= 6
