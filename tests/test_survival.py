@@ -222,3 +222,24 @@ def test_cumulative_incidences_add_up_to_one_minus_km(rows):
     total = cif.group_by("time").agg(pl.col("estimate").sum()).sort("time")
     joined = km.join(total, on="time", suffix="_cif")
     np.testing.assert_allclose(joined["estimate_cif"], 1 - joined["estimate"], atol=1e-12)
+
+
+def test_builders_on_the_hand_fixture():
+    """The metrics fixture (as_of 2025-12-31): 14 discharges, one died (E07)."""
+    from outcomes.survival import dropout_data, readmission_data, relapse_data
+
+    from handworked import AS_OF, fixture
+
+    ds = fixture()
+    readm = readmission_data(ds, AS_OF)
+    assert readm.height == 13 and readm["event"].sum() == 4  # E01 E02 E04 E14
+    e01 = readm.filter(pl.col("episode_id") == "E01").row(0, named=True)
+    assert (e01["time"], e01["event"]) == (91, True)
+    assert readmission_data(ds, AS_OF, include_deaths=True).height == 14
+    assert relapse_data(ds, AS_OF)["event"].sum() == 5  # + E16
+    drop = dropout_data(ds, AS_OF)
+    assert drop.height == 18 and drop["event"].sum() == 3  # E05 E06 E15
+    with pytest.raises(ValueError, match="followups"):
+        relapse_data(fixture(followups=False), AS_OF)
+    km = kaplan_meier(readm, "time", "event")
+    assert km["n_risk"][0] == 13

@@ -8,6 +8,7 @@ snake_case. Every estimator is checked against R's ``survival`` and ``cmprsk`` i
 
 from __future__ import annotations
 
+from outcomes.survival._builders import dropout_data, readmission_data, relapse_data
 from outcomes.survival._cif import CIF_COLUMNS, cumulative_incidence
 from outcomes.survival._km import (
     KM_COLUMNS,
@@ -29,9 +30,12 @@ __all__ = [
     "LogrankResult",
     "RMSTResult",
     "cumulative_incidence",
+    "dropout_data",
     "kaplan_meier",
     "logrank",
     "median_survival",
+    "readmission_data",
+    "relapse_data",
     "rmst",
     "survival_at",
 ]
