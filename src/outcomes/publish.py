@@ -369,3 +369,74 @@ def discharge_reason_table(
         table.table.rename({k: v for k, v in rename.items() if k in table.table.columns}),
         table.notes,
     )
+
+
+def readmission_survival_table(
+    ds: Dataset,
+    period: str,
+    as_of: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    times: tuple[int, ...] = (30, 90, 180, 365),
+) -> PublishedTable:
+    """Kaplan-Meier probability of readmission by 30/90/180/365 days after discharge, by
+    program, for the discharges of the trailing year (four quarters to ``period``).
+
+    Every discharge counts, censored at the as-of date (deaths at discharge left out). An
+    estimate is published only where at least ``threshold`` episodes are still at risk;
+    numbers at risk go through suppression.
+    """
+    from outcomes.episodes import as_date
+    from outcomes.metrics import period_bounds, shift_quarter
+    from outcomes.survival import readmission_data, survival_at
+
+    cohort = f"{shift_quarter(period, -3)}-{period}"
+    first, last = period_bounds(cohort)
+    data = readmission_data(ds, as_date(as_of, ds.last_date)).filter(
+        pl.col("discharge_date").is_between(first, last)
+    )
+    at = survival_at(data, "time", "event", times=times, by="program_type")
+    events = (
+        at.select("program_type", "time")
+        .join(data.select("program_type", pl.col("time").alias("t"), "event"), on="program_type")
+        .group_by("program_type", "time")
+        .agg((pl.col("event") & (pl.col("t") <= pl.col("time"))).sum().alias("events"))
+    )
+    at = at.join(events, on=["program_type", "time"], how="left")
+    shown = suppress_counts(
+        at.with_columns(pl.col("n_risk").cast(pl.Int64)),
+        "n_risk",
+        threshold=threshold,
+        total_published=False,
+    )
+    cell = (
+        pl.when(pl.col("suppressed"))
+        .then(pl.lit(f"<{threshold} at risk"))
+        .when(pl.col("events").is_between(1, threshold - 1))
+        .then(pl.lit(f"<{threshold} readmissions"))
+        .otherwise(
+            pl.format(
+                "{}% ({}-{}); {} at risk",
+                ((1 - pl.col("estimate")) * 100).round(1),
+                ((1 - pl.col("ci_high")) * 100).round(1),
+                ((1 - pl.col("ci_low")) * 100).round(1),
+                pl.col("display"),
+            )
+        )
+    )
+    wide = shown.with_columns(
+        cell.alias("cell"), pl.format("{} days", pl.col("time").cast(pl.Int64)).alias("horizon")
+    ).pivot(on="horizon", index="program_type", values="cell")
+    return PublishedTable(
+        name="readmission_kaplan_meier",
+        title=f"Readmission by days after discharge (Kaplan-Meier), discharges in {cohort}",
+        table=wide,
+        notes=(
+            "Cumulative probability of readmission, 1 - Kaplan-Meier, with its 95% interval "
+            "(log transform); every discharge counts until readmission or the as-of date, so "
+            "recent discharges add what they have. Horizons past a program's last follow-up "
+            "are left out.",
+            f"Estimates are shown only where at least {threshold} episodes remain at risk and "
+            f"none or at least {threshold} readmissions have occurred.",
+            suppression_note(threshold),
+        ),
+    )
