@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from outcomes.survival._builders import dropout_data, readmission_data, relapse_data
 from outcomes.survival._cif import CIF_COLUMNS, cumulative_incidence
+from outcomes.survival._cox import COX_COLUMNS, CoxResult, cox
 from outcomes.survival._km import (
     KM_COLUMNS,
     QUANTILE_COLUMNS,
@@ -24,11 +25,14 @@ from outcomes.survival._logrank import LogrankResult, logrank
 
 __all__ = [
     "CIF_COLUMNS",
+    "COX_COLUMNS",
     "KM_COLUMNS",
     "QUANTILE_COLUMNS",
     "RMST_COLUMNS",
+    "CoxResult",
     "LogrankResult",
     "RMSTResult",
+    "cox",
     "cumulative_incidence",
     "dropout_data",
     "kaplan_meier",

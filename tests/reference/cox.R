@@ -1,0 +1,36 @@
+# Reference values for outcomes.survival.cox (R's coxph). Run from the repository root:
+#   Rscript tests/reference/cox.R
+suppressPackageStartupMessages(library(survival))
+out <- "tests/reference"
+fmt <- function(x) signif(x, 15)
+lung2 <- read.csv(file.path(out, "lung.csv"))
+lung2 <- lung2[complete.cases(lung2[, c("time", "status", "age", "ph_ecog", "sex")]), ]
+ties <- read.csv(file.path(out, "ties.csv"))
+ties$iop <- as.integer(ties$group == "iop")
+ties$x2 <- ((seq_len(nrow(ties)) * 37) %% 11) / 10  # a deterministic second covariate
+ties$client <- paste0("K", (seq_len(nrow(ties)) - 1) %/% 3)  # clusters of three
+write.csv(ties, file.path(out, "ties_cox.csv"), row.names = FALSE)
+row <- function(model, fit, robust = FALSE) {
+  s <- summary(fit)$coefficients
+  data.frame(model = model, term = rownames(s), estimate = fmt(s[, "coef"]),
+             std_error = fmt(if (robust) sqrt(diag(fit$naive.var)) else s[, "se(coef)"]),
+             robust_std_error = if (robust) fmt(s[, "robust se"]) else NA,
+             loglik = fmt(fit$loglik[2]), concordance = fmt(fit$concordance["concordance"]),
+             n = fit$n, n_events = fit$nevent)
+}
+rows <- rbind(
+  row("lung_efron", coxph(Surv(time, status) ~ age + ph_ecog + sex, data = lung2)),
+  row("lung_breslow", coxph(Surv(time, status) ~ age + ph_ecog + sex, data = lung2,
+                            ties = "breslow")),
+  row("ties_efron", coxph(Surv(time, event) ~ iop + x2, data = ties)),
+  row("ties_breslow", coxph(Surv(time, event) ~ iop + x2, data = ties, ties = "breslow")),
+  row("ties_robust", coxph(Surv(time, event) ~ iop + x2, data = ties, robust = TRUE), TRUE),
+  row("ties_cluster", coxph(Surv(time, event) ~ iop + x2, data = ties, cluster = client), TRUE),
+  row("ties_weights", coxph(Surv(time, event) ~ iop + x2, data = ties, weights = weight,
+                            robust = TRUE), TRUE),
+  row("ties_weights_cluster", coxph(Surv(time, event) ~ iop + x2, data = ties,
+                                    weights = weight, cluster = client), TRUE),
+  row("ties_strata", coxph(Surv(time, event) ~ iop + x2 + strata(site), data = ties))
+)
+write.csv(rows, file.path(out, "cox.csv"), row.names = FALSE)
+cat("written\n")
