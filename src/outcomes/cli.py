@@ -3,6 +3,8 @@
 ``outcomes validate DIR``   check a dataset folder against the data contract.
 ``outcomes synth ...``      write a generated dataset with known, planted effects.
 ``outcomes metrics DIR``    the long table of program metrics (unsuppressed working table).
+``outcomes compare DIR``    adjusted comparison of two programs (effect and balance tables).
+``outcomes report``         render the quarterly report.
 
 Exit codes: 0 success; 1 the data has errors (validate); 2 a file cannot be read or is refused,
 or the command line is wrong. A data problem never prints a Python traceback.
@@ -94,6 +96,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_metrics)
 
+    p = sub.add_parser("compare", help="adjusted comparison of two programs (effect table)")
+    p.add_argument("data", type=Path)
+    p.add_argument("--treated", default="iop", help="treated program (default iop)")
+    p.add_argument("--control", default="residential", help="control program")
+    p.add_argument(
+        "--covariates",
+        default=None,
+        help="comma-separated baseline columns (default: the case-mix present)",
+    )
+    p.add_argument("--estimand", choices=("ate", "att"), default="ate")
+    p.add_argument(
+        "--period", default=None, help="only episodes discharged in this quarter, year or range"
+    )
+    p.add_argument("--as-of", type=_date, default=None)
+    p.add_argument("--bootstrap", type=int, default=200, help="resamples for regression CIs")
+    p.add_argument("--out", type=Path, default=None, help="effect table (.csv; default stdout)")
+    p.add_argument("--balance-out", type=Path, default=None, help="balance table (.csv)")
+    p.set_defaults(handler=_compare)
+
     p = sub.add_parser("report", help="render the quarterly report (HTML, and PDF with Chromium)")
     p.add_argument("--period", required=True, help="quarter such as 2026Q3")
     p.add_argument("--data", type=Path, default=Path("data/sample"), help="dataset folder")
@@ -182,6 +203,33 @@ def _metrics(args: argparse.Namespace) -> int:
         table.write_parquet(args.out)
     else:
         table.write_csv(args.out)
+    return EXIT_OK
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from outcomes.compare import compare
+    from outcomes.episodes import episodes
+    from outcomes.io import load
+    from outcomes.metrics import period_bounds
+
+    ds = load(args.data, on_error="exclude")
+    ep = episodes(ds, args.as_of)
+    try:
+        if args.period:
+            first, last = period_bounds(args.period)
+            ep = ep.filter(pl.col("discharge_date").is_between(first, last))
+        covariates = args.covariates.split(",") if args.covariates else None
+        result = compare(
+            ep, args.treated, args.control, covariates, args.estimand, n_boot=args.bootstrap
+        )
+    except (ValueError, KeyError, pl.exceptions.ColumnNotFoundError) as err:
+        raise OutcomesError(f"cannot compare: {err}") from None
+    if args.out is None:
+        sys.stdout.write(result.effects.write_csv())
+    else:
+        result.effects.write_csv(args.out)
+    if args.balance_out is not None:
+        result.balance.write_csv(args.balance_out)
     return EXIT_OK
 
 

@@ -62,14 +62,15 @@ def _ij_var_log(inverse, e, w, n, d, size) -> np.ndarray:
     G(min(t, T_i)))`` with ``G(t) = sum over t_k <= t of h_k / (n_k - d_k)``; the variance is
     the weighted sum of squared influences, computed for every t in one pass.
     """
+    # where everyone left at risk has the event, S falls to 0 and the variance is undefined
     with np.errstate(divide="ignore", invalid="ignore"):
         g = np.cumsum(np.where(d > 0, d / n / (n - d), 0.0))
         a = 1 / (n - d)
-    own = w**2 * (e * a[inverse] - g[inverse]) ** 2  # constant once t >= T_i
-    done = np.cumsum(np.bincount(inverse, weights=own, minlength=size))
-    w2 = np.bincount(inverse, weights=w**2, minlength=size)
-    after = np.cumsum(w2[::-1])[::-1] - w2  # subjects with T_i > t_k
-    return g**2 * after + done
+        own = w**2 * (e * a[inverse] - g[inverse]) ** 2  # constant once t >= T_i
+        done = np.cumsum(np.bincount(inverse, weights=own, minlength=size))
+        w2 = np.bincount(inverse, weights=w**2, minlength=size)
+        after = np.cumsum(w2[::-1])[::-1] - w2  # subjects with T_i > t_k
+        return g**2 * after + done
 
 
 def _weights(frame: pl.DataFrame, weights: str | None) -> np.ndarray:
