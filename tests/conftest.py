@@ -7,9 +7,12 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+matplotlib.use("Agg")  # figures are checked as objects, never shown
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]

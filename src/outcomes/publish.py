@@ -525,3 +525,57 @@ def comparison_table(
             f"E-values of the weighted ratios: {evalue_note}.",
         ),
     )
+
+
+def completion_figure(
+    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
+):
+    """Completion by program and planned length for the period's discharges (suppressed)."""
+    from outcomes.plots import rate_chart
+
+    table = _cohort_metrics(ds, ["program_type", "length_band"], period, as_of)
+    return rate_chart(
+        suppress_metrics(table, threshold),
+        "completion_rate",
+        title=f"Completion of the episodes discharged in {period}",
+    )
+
+
+def trend_figure(
+    ds: Dataset,
+    period: str,
+    as_of: str | None = None,
+    threshold: int = DEFAULT_THRESHOLD,
+    quarters: int = 8,
+    metric: str = "completion_rate",
+):
+    """A rate over the last ``quarters`` quarters up to ``period``, by program (suppressed)."""
+    from outcomes.metrics import period_bounds, trend
+    from outcomes.plots import trend_chart
+
+    end = period_bounds(period)[1]
+    table = trend(ds, quarters=quarters, by=["program_type"], as_of=end)
+    return trend_chart(suppress_metrics(table, threshold), metric)
+
+
+def readmission_figure(
+    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
+):
+    """Kaplan-Meier readmission curves by program for the trailing year's discharges, with
+    suppressed numbers at risk; curves stop where fewer than ``threshold`` remain."""
+    from outcomes.episodes import as_date
+    from outcomes.metrics import period_bounds, shift_quarter
+    from outcomes.plots import km_chart
+    from outcomes.survival import kaplan_meier, readmission_data
+
+    first, last = period_bounds(f"{shift_quarter(period, -3)}-{period}")
+    data = readmission_data(ds, as_date(as_of, ds.last_date)).filter(
+        pl.col("discharge_date").is_between(first, last),
+        pl.col("program_type").is_in(["iop", "residential"]),
+    )
+    curve = kaplan_meier(data, "time", "event", by="program_type")
+    return km_chart(
+        curve,
+        threshold=threshold,
+        title="Readmission after discharge: IOP and residential (unadjusted)",
+    )
