@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -67,6 +68,17 @@ def test_report_is_one_self_contained_html_file(sample_report):
     assert "Rows read, kept and excluded per file" in text
     assert "import outcomes" not in text  # no code in the report
     assert "notebook-only" not in text and "This notebook is the quarterly report" not in text
+    tables = sorted(p.stem for p in (sample_report.parent / "tables").glob("*.csv"))
+    assert {
+        "key_figures",
+        "completion_and_attendance",
+        "data_quality_accounting",
+        "readmission_kaplan_meier",
+        "adjusted_comparison",
+    } <= set(tables)
+    figures = list((sample_report.parent / "figures").glob("*.png"))
+    assert len(figures) == text.count("<img")
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in figures)
 
 
 def test_small_counts_never_reach_the_report(write_dataset, tmp_path):
@@ -81,6 +93,13 @@ def test_small_counts_never_reach_the_report(write_dataset, tmp_path):
     small = [c for c in parsed.cells if re.fullmatch(r"\s*([1-9]|10)\s*", c)]
     assert small == []
     assert "<11" in parsed.cells
+    csv_cells = [
+        cell
+        for path in (html.parent / "tables").glob("*.csv")
+        for row in csv.reader(path.open(encoding="utf-8"))
+        for cell in row
+    ]
+    assert csv_cells and not [c for c in csv_cells if re.fullmatch(r"\s*([1-9]|10)\s*", c)]
 
 
 def test_a_failing_cell_is_named(tmp_path, sample_dir):

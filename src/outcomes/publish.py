@@ -59,7 +59,8 @@ class PublishedTable:
         )
         notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return (
-            f'<figure class="outcomes-table"><figcaption><strong>{html.escape(self.title)}'
+            f'<figure class="outcomes-table" data-name="{html.escape(self.name)}">'
+            f"<figcaption><strong>{html.escape(self.title)}"
             f"</strong></figcaption><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
             f'</table><ul class="outcomes-notes">{notes}</ul></figure>'
         )

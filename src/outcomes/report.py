@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from html.parser import HTMLParser
 from pathlib import Path
 
 from outcomes.errors import OutcomesError
@@ -75,7 +76,9 @@ def render(
     Returns
     -------
     Path
-        The HTML file. Beside it: ``report.ipynb``, the executed notebook.
+        The HTML file. Beside it: ``report.ipynb`` (the executed notebook), ``tables/*.csv``
+        (every published table), ``figures/*.png`` (every figure) and ``report.pdf`` when a
+        Chromium browser is installed.
 
     Raises
     ------
@@ -109,6 +112,7 @@ def render(
         ) from None
     html = folder / "report.html"
     html.write_text(to_html(executed), encoding="utf-8")
+    save_outputs(executed, folder)
     to_pdf(html)
     return html
 
@@ -200,3 +204,72 @@ def to_html(executed_notebook: str | Path) -> str:
     )
     body, _ = exporter.from_notebook_node(nb)
     return body
+
+
+class _PublishedTables(HTMLParser):
+    """Reads the published tables (``<figure class="outcomes-table" data-name=...>``) of an
+    HTML output back into rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: dict[str, list[list[str]]] = {}
+        self._name: str | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "figure" and "outcomes-table" in (a.get("class") or ""):
+            self._name = a.get("data-name") or f"table_{len(self.tables) + 1}"
+            self.tables[self._name] = []
+        elif self._name and tag == "tr":
+            self.tables[self._name].append([])
+        elif self._name and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if self._name and tag in ("td", "th") and self._cell is not None:
+            self.tables[self._name][-1].append("".join(self._cell))
+            self._cell = None
+        elif tag == "figure":
+            self._name = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def save_outputs(executed_notebook: str | Path, folder: str | Path) -> list[Path]:
+    """Write every published table of an executed report notebook as CSV and every figure as
+    PNG into ``folder`` (``tables/<name>.csv``, ``figures/figure_<n>.png``).
+
+    Only what the report shows is written: tables come from the rendered (suppressed) HTML of
+    :class:`outcomes.publish.PublishedTable`, figures from the cells' PNG outputs.
+    """
+    import base64
+    import csv
+
+    import nbformat
+
+    nb = nbformat.read(str(executed_notebook), as_version=4)
+    folder = Path(folder)
+    written: list[Path] = []
+    n_fig = 0
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" in data:
+                n_fig += 1
+                path = folder / "figures" / f"figure_{n_fig}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(base64.b64decode(data["image/png"]))
+                written.append(path)
+            if "outcomes-table" in data.get("text/html", ""):
+                parser = _PublishedTables()
+                parser.feed(data["text/html"])
+                for name, rows in parser.tables.items():
+                    path = folder / "tables" / f"{name}.csv"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    with path.open("w", newline="", encoding="utf-8") as f:
+                        csv.writer(f).writerows(rows)
+                    written.append(path)
+    return written
