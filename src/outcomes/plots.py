@@ -215,3 +215,51 @@ def trend_chart(table: pl.DataFrame, metric: str = "completion_rate") -> Figure:
     ax.set_title(metric.replace("_", " ").capitalize() + " by quarter")
     fig.tight_layout()
     return fig
+
+
+def adherence_chart(table: pl.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> Figure:
+    """Attendance rate and weekly hours by week of treatment, one line per program.
+
+    ``table`` is :func:`outcomes.attendance.attendance_by_week` output; weeks with fewer than
+    ``threshold`` episodes in treatment are not drawn. The right panel sets IOP weekly hours
+    against the ASAM 2.1 minimum of 9 hours.
+    """
+    shown = table.filter(pl.col("episodes") >= threshold)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for program in shown["program_type"].unique().sort().to_list():
+        part = shown.filter(pl.col("program_type") == program)
+        left.plot(
+            part["week"],
+            part["attendance_rate"] * 100,
+            marker="o",
+            color=colour(program),
+            label=program,
+        )
+        right.plot(
+            part["week"],
+            part["mean_weekly_hours"],
+            marker="o",
+            color=colour(program),
+            label=program,
+        )
+    right.axhline(9, ls="--", color="#555555", lw=1)
+    right.text(
+        0.02,
+        9,
+        " ASAM 2.1: 9 h/week",
+        va="bottom",
+        fontsize=8,
+        transform=right.get_yaxis_transform(),
+    )
+    left.set(
+        xlabel="week of treatment",
+        ylabel="% of expected sessions attended",
+        ylim=(0, 100),
+        title="Attendance by week",
+    )
+    right.set(xlabel="week of treatment", ylabel="attended hours", title="Dose by week")
+    for ax in (left, right):
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig

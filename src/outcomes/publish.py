@@ -580,3 +580,21 @@ def readmission_figure(
         threshold=threshold,
         title="Readmission after discharge: IOP and residential (unadjusted)",
     )
+
+
+def adherence_figure(
+    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
+):
+    """Attendance and weekly hours by week of treatment for IOP and residential episodes
+    admitted in the trailing year (four quarters to ``period``); small weeks are not drawn."""
+    from outcomes.attendance import attendance_by_week
+    from outcomes.metrics import period_bounds, shift_quarter
+    from outcomes.plots import adherence_chart
+
+    first, last = period_bounds(f"{shift_quarter(period, -3)}-{period}")
+    cohort = Dataset.from_frames(
+        ds.enrollments.filter(pl.col("admit_date").is_between(first, last)),
+        ds.attendance,
+        ds.followups,
+    )
+    return adherence_chart(attendance_by_week(cohort, as_of or ds.last_date), threshold)
