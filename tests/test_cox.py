@@ -107,3 +107,28 @@ def test_planted_readmission_hazard_ratio_is_recovered():
     )
     row = fit.coefficients.filter(pl.col("term") == "iop").row(0, named=True)
     assert row["ci_low"] < truth < row["ci_high"]
+
+
+ZPH = pl.read_csv(REF / "cox_zph.csv")
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "event", "covariates", "extra"),
+    [
+        ("lung_efron", LUNG, "status", ["age", "ph_ecog", "sex"], {}),
+        ("lung_breslow", LUNG, "status", ["age", "ph_ecog", "sex"], {"ties": "breslow"}),
+        ("ties_efron", TIES, "event", ["iop", "x2"], {}),
+        ("ties_weights", TIES, "event", ["iop", "x2"], {"weights": "weight"}),
+        ("ties_strata", TIES, "event", ["iop", "x2"], {"strata": "site"}),
+        ("ties_factor", TIES, "event", ["site", "x2"], {}),
+    ],
+)
+def test_proportional_hazards_test_matches_cox_zph(model, data, event, covariates, extra):
+    """cox.zph(coxph(...)) with the default transform = "km": chisq, df, p per term and
+    GLOBAL (a factor term has one df per level but the reference)."""
+    expected = ZPH.filter(pl.col("model") == model)
+    got = cox(data, "time", event, covariates, **extra).ph_test
+    assert got["term"].to_list() == expected["term"].to_list()
+    assert got["df"].to_list() == expected["df"].to_list()
+    np.testing.assert_allclose(got["chisq"], expected["chisq"], rtol=1e-5)
+    np.testing.assert_allclose(got["p_value"], expected["p_value"], rtol=1e-5)

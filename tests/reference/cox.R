@@ -34,3 +34,21 @@ rows <- rbind(
 )
 write.csv(rows, file.path(out, "cox.csv"), row.names = FALSE)
 cat("written\n")
+
+# Proportional-hazards tests, cox.zph(fit) with the default km transform ------------------------
+zph <- function(model, fit) {
+  tab <- cox.zph(fit)$table
+  data.frame(model = model, term = rownames(tab), chisq = fmt(tab[, "chisq"]),
+             df = tab[, "df"], p_value = fmt(tab[, "p"]))
+}
+ties$groupf <- factor(ties$group)
+write.csv(rbind(
+  zph("lung_efron", coxph(Surv(time, status) ~ age + ph_ecog + sex, data = lung2)),
+  zph("lung_breslow", coxph(Surv(time, status) ~ age + ph_ecog + sex, data = lung2,
+                            ties = "breslow")),
+  zph("ties_efron", coxph(Surv(time, event) ~ iop + x2, data = ties)),
+  zph("ties_weights", coxph(Surv(time, event) ~ iop + x2, data = ties, weights = weight)),
+  zph("ties_strata", coxph(Surv(time, event) ~ iop + x2 + strata(site), data = ties)),
+  zph("ties_factor", coxph(Surv(time, event) ~ site + x2, data = ties))
+), file.path(out, "cox_zph.csv"), row.names = FALSE)
+cat("zph written\n")

@@ -53,6 +53,10 @@ class CoxResult:
         Harrell's C of the linear predictor (as R's ``concordance``), within strata.
     ties : str
         ``efron`` or ``breslow``.
+    ph_test : polars.DataFrame
+        Test of proportional hazards per covariate and ``GLOBAL``: ``term, chisq, df,
+        p_value`` (R's ``cox.zph(fit)``, Kaplan-Meier time transform). A small p-value says
+        the covariate's hazard ratio changes over follow-up.
     notes : tuple of str
         What the reader should know (variance used, rows dropped).
     """
@@ -63,6 +67,7 @@ class CoxResult:
     loglik: float
     concordance: float
     ties: str
+    ph_test: pl.DataFrame
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def _repr_html_(self) -> str:
@@ -75,22 +80,27 @@ class CoxResult:
         )
 
 
-def _design(frame: pl.DataFrame, covariates: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+def _design(
+    frame: pl.DataFrame, covariates: Sequence[str]
+) -> tuple[np.ndarray, list[str], list[list[int]]]:
     """Numbers as they are; text and booleans as 0/1 dummies against the first level in sorted
-    order (R's factor coding), named ``column[level]``."""
-    cols, names = [], []
+    order (R's factor coding), named ``column[level]``. Also the columns of each covariate."""
+    cols, names, terms = [], [], []
     for name in covariates:
         s = frame[name]
         if s.dtype.is_numeric():
+            terms.append([len(cols)])
             cols.append(s.cast(pl.Float64).to_numpy())
             names.append(name)
             continue
         text = s.cast(pl.String)
         levels = sorted(text.unique().to_list())
+        terms.append(list(range(len(cols), len(cols) + len(levels) - 1)))
         for level in levels[1:]:
             cols.append((text == level).cast(pl.Float64).to_numpy())
             names.append(f"{name}[{level}]")
-    return np.column_stack(cols) if cols else np.empty((frame.height, 0)), names
+    x = np.column_stack(cols) if cols else np.empty((frame.height, 0))
+    return x, names, terms
 
 
 class _Sorted:
@@ -128,8 +138,11 @@ class _Sorted:
         return (total - after)[self.block_start]
 
 
-def _sums(s: _Sorted, x: np.ndarray, beta: np.ndarray, ties: Ties):
-    """Log partial likelihood, score, information and the per-time pieces residuals need."""
+def _sums(s: _Sorted, x: np.ndarray, beta: np.ndarray, ties: Ties, per_time: bool = False):
+    """Log partial likelihood, score, information and the per-time pieces residuals need.
+
+    With ``per_time``, also each event time's information ``V_t`` and score ``S_t`` (the
+    summed Schoenfeld residuals), which the proportional-hazards test needs."""
     eta = x @ beta
     risk = np.exp(eta)
     r = risk * s.w
@@ -164,6 +177,18 @@ def _sums(s: _Sorted, x: np.ndarray, beta: np.ndarray, ties: Ties):
     frac_hx = np.zeros((d.size, p))
     xbar_mean = np.zeros((d.size, p))
     meanwt = s.wd[e] / d if ties == "efron" else s.wd[e]
+    v_t = np.zeros((d.size, p, p)) if per_time else None
+    s_t = (
+        np.stack(
+            [
+                np.bincount(s.block, weights=s.w * ev * x[:, j], minlength=s.n_blocks)[e]
+                for j in range(p)
+            ],
+            axis=1,
+        )
+        if per_time
+        else None
+    )
     for k in range(steps):
         active = k < d if ties == "efron" else np.ones(d.size, dtype=bool)
         frac = np.where(active, k / d, 0.0) if ties == "efron" else np.zeros(d.size)
@@ -174,7 +199,13 @@ def _sums(s: _Sorted, x: np.ndarray, beta: np.ndarray, ties: Ties):
         loglik -= float((wt * np.log(np.where(active, den, 1.0))).sum())
         xbar = m1 / den[:, None]
         score -= (wt[:, None] * xbar).sum(axis=0)
-        info += np.einsum("t,tjk->jk", wt / den, m2) - np.einsum("t,tj,tk->jk", wt, xbar, xbar)
+        v_k = (wt / den)[:, None, None] * m2 - wt[:, None, None] * xbar[:, :, None] * xbar[
+            :, None, :
+        ]
+        info += v_k.sum(axis=0)
+        if per_time:
+            v_t += v_k
+            s_t -= wt[:, None] * xbar
         h = wt / den
         hsum += h
         hx += h[:, None] * xbar
@@ -183,6 +214,8 @@ def _sums(s: _Sorted, x: np.ndarray, beta: np.ndarray, ties: Ties):
         xbar_mean += np.where(active, 1.0, 0.0)[:, None] * xbar
     xbar_mean /= (d if ties == "efron" else np.ones(d.size))[:, None]
     pieces = (risk, hsum, hx, frac_h, frac_hx, xbar_mean)
+    if per_time:
+        return loglik, score, info, pieces, v_t, s_t
     return loglik, score, info, pieces
 
 
@@ -249,6 +282,46 @@ class _Fenwick:
             out += self.tree[i]
             i -= i & -i
         return out
+
+
+def _zph(
+    s: _Sorted,
+    xs: np.ndarray,
+    beta: np.ndarray,
+    ties: Ties,
+    time,
+    event,
+    terms: list[list[int]],
+    names: list[str],
+) -> pl.DataFrame:
+    """Score test of proportional hazards per term and globally (R's cox.zph, km transform).
+
+    The model gains ``x * g(t)`` with ``g`` one minus the left-continuous Kaplan-Meier of all
+    subjects (centred over events); the score of those terms at zero, against the information
+    of the expanded model, is chi-square with one degree of freedom per column.
+    """
+    *_, v_t, s_t = _sums(s, xs, beta, ties, per_time=True)
+    times, inv = np.unique(time, return_inverse=True)
+    d = np.bincount(inv, weights=event, minlength=times.size)
+    n = np.cumsum(np.bincount(inv, minlength=times.size)[::-1])[::-1]
+    km = np.cumprod(1 - d / n)
+    before = np.concatenate([[1.0], km])[np.searchsorted(times, time, side="left")]
+    g_subject = 1 - before
+    g_subject = g_subject - g_subject[event > 0].mean()
+    g = g_subject[s.order][s.block_start][s.has_event]  # g at each event time
+    p = xs.shape[1]
+    u = np.concatenate([np.zeros(p), (g[:, None] * s_t).sum(axis=0)])
+    imat = np.zeros((2 * p, 2 * p))
+    imat[:p, :p] = v_t.sum(axis=0)
+    imat[:p, p:] = imat[p:, :p] = np.einsum("t,tjk->jk", g, v_t)
+    imat[p:, p:] = np.einsum("t,tjk->jk", g**2, v_t)
+    rows = []
+    for label, cols in [*zip(names, terms, strict=True), ("GLOBAL", list(range(p)))]:
+        kk = [*range(p), *[p + c for c in cols]]
+        uu = u[kk]
+        chisq = float(np.linalg.solve(imat[np.ix_(kk, kk)], uu) @ uu)
+        rows.append((label, chisq, len(cols), float(stats.chi2.sf(chisq, len(cols)))))
+    return pl.DataFrame(rows, schema=["term", "chisq", "df", "p_value"], orient="row")
 
 
 def _concordance(time, event, eta, strata, w) -> float:
@@ -333,7 +406,7 @@ def cox(
     used = [time, event, *covariates, *[c for c in (weights, cluster) if c], *strata_keys]
     complete = frame.drop_nulls(used)
     dropped = frame.height - complete.height
-    x, names = _design(complete, covariates)
+    x, names, terms = _design(complete, covariates)
     t = complete[time].cast(pl.Float64).to_numpy()
     ev = complete[event].cast(pl.Float64).to_numpy()
     w = complete[weights].cast(pl.Float64).to_numpy() if weights else np.ones(t.size)
@@ -402,6 +475,7 @@ def cox(
         }
     ).fill_nan(None)
     conc = _concordance(t, ev, xc @ beta, st, w)
+    ph_test = _zph(s, xs, beta, ties, t, ev, terms, covariates)
     return CoxResult(
         coefficients=coefficients.select(COX_COLUMNS),
         n=int(t.size),
@@ -409,5 +483,6 @@ def cox(
         loglik=float(loglik),
         concordance=conc,
         ties=ties,
+        ph_test=ph_test,
         notes=tuple(notes),
     )
