@@ -19,6 +19,8 @@ REF = Path(__file__).resolve().parent / "reference"
 LUNG = pl.read_csv(REF / "lung.csv", null_values="NA")
 TIES = pl.read_csv(REF / "ties_cox.csv")
 COX = pl.read_csv(REF / "cox.csv", null_values="NA")
+ROSSI = pl.read_csv(REF / "rossi.csv")
+ROSSI_COVARIATES = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 RTOL = 1e-5
 
 MODELS = {
@@ -31,22 +33,39 @@ MODELS = {
     "ties_weights": (TIES, "event", {"weights": "weight"}),
     "ties_weights_cluster": (TIES, "event", {"weights": "weight", "cluster": "client"}),
     "ties_strata": (TIES, "event", {"strata": "site"}),
+    "rossi_efron": (ROSSI, "arrest", {}),
+    "rossi_breslow": (ROSSI, "arrest", {"ties": "breslow"}),
 }
 
 
 @pytest.mark.parametrize("model", MODELS)
 def test_cox_matches_coxph(model):
-    """coxph(Surv(time, status) ~ age + ph_ecog + sex, data = lung[, ties = "breslow"]);
+    """coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio, data = Rossi);
+    coxph(Surv(time, status) ~ age + ph_ecog + sex, data = lung[, ties = "breslow"]);
     coxph(Surv(time, event) ~ iop + x2 [+ strata(site)], data = ties, [weights = weight,]
     [cluster = client]) with robust = TRUE where weighted."""
     data, event, extra = MODELS[model]
-    covariates = ["age", "ph_ecog", "sex"] if data is LUNG else ["iop", "x2"]
-    fit = cox(data, "time", event, covariates, **extra)
+    covariates = {
+        "lung": ["age", "ph_ecog", "sex"],
+        "ties": ["iop", "x2"],
+        "rossi": ROSSI_COVARIATES,
+    }[model.split("_")[0]]
+    fit = cox(data, "week" if data is ROSSI else "time", event, covariates, **extra)
     expected = COX.filter(pl.col("model") == model)
     got = fit.coefficients
     assert got.columns == list(COX_COLUMNS)
     if data is LUNG:
         assert got["term"].to_list() == ["age", "ph_ecog", "sex[male]"]  # R: sexmale
+    if data is ROSSI:  # R: finyes age raceother wexpyes marnot married paroyes prio
+        assert got["term"].to_list() == [
+            "fin[yes]",
+            "age",
+            "race[other]",
+            "wexp[yes]",
+            "mar[not married]",
+            "paro[yes]",
+            "prio",
+        ]
     np.testing.assert_allclose(got["estimate"], expected["estimate"], rtol=RTOL)
     np.testing.assert_allclose(got["std_error"], expected["std_error"], rtol=RTOL)
     if expected["robust_std_error"].null_count() == 0:

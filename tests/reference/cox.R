@@ -32,6 +32,16 @@ rows <- rbind(
                                     weights = weight, cluster = client), TRUE),
   row("ties_strata", coxph(Surv(time, event) ~ iop + x2 + strata(site), data = ties))
 )
+# The Rossi recidivism data (carData; apt-get install r-cran-cardata), as in the survival
+# literature: coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio)
+rossi <- carData::Rossi[, c("week", "arrest", "fin", "age", "race", "wexp", "mar", "paro",
+                            "prio")]
+write.csv(rossi, file.path(out, "rossi.csv"), row.names = FALSE)
+rows <- rbind(rows,
+  row("rossi_efron", coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio,
+                           data = rossi)),
+  row("rossi_breslow", coxph(Surv(week, arrest) ~ fin + age + race + wexp + mar + paro + prio,
+                             data = rossi, ties = "breslow")))
 write.csv(rows, file.path(out, "cox.csv"), row.names = FALSE)
 cat("written\n")
 
