@@ -194,3 +194,21 @@ def test_compare_command(sample_dir, tmp_path):
     assert set(table["method"]) == {"naive", "iptw", "regression"}
     assert pl.read_csv(bal).columns == list(compare.BALANCE_COLUMNS)
     assert main(["compare", str(sample_dir), "--treated", "rehab"]) == 2
+
+
+def test_propensity_matches_r_glm():
+    """glm(I(fin == "yes") ~ age + race + wexp + mar + prio, family = binomial, data = Rossi):
+    fitted probabilities (independent of the dummies' reference levels), rtol 1e-6."""
+    from pathlib import Path
+
+    ref = Path(__file__).resolve().parent / "reference"
+    rossi = pl.read_csv(ref / "rossi.csv")
+    expected = pl.read_csv(ref / "rossi_propensity.csv")["ps"].to_numpy()
+    ps = compare.propensity(
+        rossi,
+        treatment="yes",
+        control="no",
+        program="fin",
+        covariates=["age", "race", "wexp", "mar", "prio"],
+    )
+    np.testing.assert_allclose(ps.data["ps"].to_numpy(), expected, rtol=1e-6)

@@ -62,3 +62,9 @@ write.csv(rbind(
   zph("ties_factor", coxph(Surv(time, event) ~ site + x2, data = ties))
 ), file.path(out, "cox_zph.csv"), row.names = FALSE)
 cat("zph written\n")
+
+# Propensity model (outcomes.compare.propensity): glm on Rossi, fitted probabilities ------------
+ps <- glm(I(fin == "yes") ~ age + race + wexp + mar + prio, family = binomial, data = rossi)
+write.csv(data.frame(ps = fmt(fitted(ps))), file.path(out, "rossi_propensity.csv"),
+          row.names = FALSE)
+cat("propensity written\n")
