@@ -69,3 +69,30 @@ def test_love_and_forest_plots(ds):
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["naive", "iptw", "regression"][
         ::-1
     ][::-1]
+
+
+def test_reason_mix_los_and_cif_charts(ds):
+    from outcomes.survival import cumulative_incidence, readmission_data
+
+    table = suppress_metrics(outcomes.metrics(ds, by=["program_type"]))
+    fig = plots.reason_mix_chart(table)
+    ax = fig.axes[0]
+    assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(
+        table["program_type"].unique().to_list()
+    )
+    widths = {}
+    for patch in ax.patches:  # every program's segments add up to 100%
+        y = round(patch.get_y(), 3)
+        widths[y] = widths.get(y, 0) + patch.get_width()
+    assert all(abs(w - 100) < 1e-6 for w in widths.values())
+    banded = suppress_metrics(outcomes.metrics(ds, by=["program_type", "length_band"]))
+    fig = plots.los_chart(banded)
+    assert any(line.get_marker() == "x" for line in fig.axes[0].get_lines())
+    cif = cumulative_incidence(
+        readmission_data(ds, include_deaths=True), "time", "cause", by="program_type"
+    )
+    fig = plots.cif_chart(cif)
+    labels = {line.get_label() for line in fig.axes[0].get_lines()}
+    assert "iop: readmission" in labels
+    with pytest.raises(ValueError, match="suppression"):
+        plots.los_chart(outcomes.metrics(ds, by=["program_type", "length_band"]))

@@ -263,3 +263,128 @@ def adherence_chart(table: pl.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> 
         ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+REASON_COLOURS = {
+    "completed": "#3b8c4f",
+    "transferred": "#8cc084",
+    "left_early": "#d9730d",
+    "discharged_by_program": "#b5483b",
+    "incarcerated": "#6d4c7d",
+    "died": "#222222",
+    "other": "#a0a0a0",
+}
+
+
+def reason_mix_chart(table: pl.DataFrame) -> Figure:
+    """Stacked shares of discharge reasons by program, from a suppressed metric table with the
+    ``discharge_reason_*`` metrics. Suppressed shares are drawn together as one grey segment
+    (with complementary suppression there are always two or more of them)."""
+    _require_published(table)
+    rows = table.filter(pl.col("metric").str.starts_with("discharge_reason_"))
+    programs = rows["program_type"].unique().sort().to_list()
+    fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(programs) + 1.4))
+    for yi, program in enumerate(programs[::-1]):
+        part = rows.filter(pl.col("program_type") == program)
+        left = 0.0
+        for r in part.iter_rows(named=True):
+            if r["suppressed"] or not r["value"]:
+                continue
+            reason = r["metric"].removeprefix("discharge_reason_")
+            ax.barh(
+                yi,
+                r["value"] * 100,
+                left=left,
+                color=REASON_COLOURS.get(reason, "#999"),
+                label=reason if yi == len(programs) - 1 else None,
+            )
+            left += r["value"] * 100
+        if part["suppressed"].any():
+            ax.barh(
+                yi,
+                100 - left,
+                left=left,
+                color="#dddddd",
+                hatch="//",
+                label="suppressed" if yi == len(programs) - 1 else None,
+            )
+    ax.set_yticks(range(len(programs)), programs[::-1])
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("% of discharges")
+    ax.set_title("How episodes ended")
+    ax.legend(frameon=False, fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    fig.tight_layout()
+    return fig
+
+
+#: Planned length of each band, in days, for the length-of-stay chart.
+BAND_DAYS = {"6 wk": 42, "7 wk": 49, "8 wk": 56, "45-59 d": 45, "60-74 d": 60, "75-90 d": 90}
+
+
+def los_chart(table: pl.DataFrame) -> Figure:
+    """Median length of stay (with 25th-75th percentiles) against the planned length, by
+    program and band, from a suppressed metric table grouped by ``program_type`` and
+    ``length_band``; the cross marks the start of the band's planned length."""
+    _require_published(table)
+    rows = table.filter(
+        pl.col("metric") == "median_los_days", pl.col("program_type").is_in(["iop", "residential"])
+    ).sort("program_type", "length_band")
+    fig, ax = plt.subplots(figsize=(7, 0.4 * max(rows.height, 3) + 1.2))
+    y = np.arange(rows.height)[::-1]
+    for yi, r in zip(y, rows.iter_rows(named=True), strict=True):
+        if not r["suppressed"] and r["value"] is not None:
+            ax.plot(
+                [r["ci_low"], r["ci_high"]],
+                [yi, yi],
+                color=colour(r["program_type"]),
+                lw=6,
+                alpha=0.35,
+                solid_capstyle="butt",
+            )
+            ax.plot(r["value"], yi, "o", color=colour(r["program_type"]))
+        else:
+            ax.text(1, yi, r["display"], va="center", fontsize=8, color="#555555")
+        if r["length_band"] in BAND_DAYS:
+            ax.plot(BAND_DAYS[r["length_band"]], yi, "x", color="black")
+    ax.set_yticks(
+        y, [f"{r['program_type']} {r['length_band']}" for r in rows.iter_rows(named=True)]
+    )
+    ax.set_xlabel("days (median, 25th-75th percentile; x = planned length)")
+    ax.set_title("Length of stay against the planned length")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def cif_chart(
+    cif: pl.DataFrame,
+    by: str = "program_type",
+    threshold: int = DEFAULT_THRESHOLD,
+    labels: dict[int, str] | None = None,
+) -> Figure:
+    """Cumulative incidence of each cause by group (:func:`outcomes.survival.
+    cumulative_incidence` output): solid for cause 1, dashed for the others; each curve stops
+    where fewer than ``threshold`` remain at risk."""
+    labels = labels or {1: "readmission", 2: "death"}
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (group, cause), part in cif.sort(by, "cause", "time").group_by(
+        [by, "cause"], maintain_order=True
+    ):
+        shown = part.filter(pl.col("n_risk") >= threshold)
+        t = np.concatenate([[0.0], shown["time"].to_numpy()])
+        f = np.concatenate([[0.0], shown["estimate"].to_numpy()])
+        ax.step(
+            t,
+            f,
+            where="post",
+            color=colour(group),
+            ls="-" if cause == 1 else "--",
+            label=f"{group}: {labels.get(cause, cause)}",
+        )
+    ax.set_xlabel("days since discharge")
+    ax.set_ylabel("cumulative incidence")
+    ax.legend(frameon=False, fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title("Cumulative incidence with competing events")
+    fig.tight_layout()
+    return fig

@@ -44,6 +44,21 @@ class PublishedTable:
     table: pl.DataFrame
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def withheld(self) -> int:
+        """How many cells suppression withheld (shown as ``<threshold`` ...)."""
+        return (
+            int(
+                self.table.select(
+                    pl.sum_horizontal(pl.col(pl.String).str.starts_with("<").cast(pl.Int64))
+                )
+                .to_series()
+                .sum()
+            )
+            if self.table.height
+            else 0
+        )
+
     def write_csv(self, folder: str | Path) -> Path:
         path = Path(folder) / f"{self.name}.csv"
         self.table.write_csv(path)
@@ -57,7 +72,13 @@ class PublishedTable:
             + "</tr>"
             for r in self.table.iter_rows()
         )
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
+        withheld = self.withheld
+        extra = (
+            (f"{withheld} cell(s) of this table withheld by small-cell suppression.",)
+            if withheld
+            else ()
+        )
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in (*self.notes, *extra))
         return (
             f'<figure class="outcomes-table" data-name="{html.escape(self.name)}">'
             f"<figcaption><strong>{html.escape(self.title)}"
@@ -275,7 +296,7 @@ def key_figures(
     )
 
 
-def _cohort_metrics(ds: Dataset, by: list[str], period: str, as_of: str | None) -> pl.DataFrame:
+def cohort_metrics(ds: Dataset, by: list[str], period: str, as_of: str | None) -> pl.DataFrame:
     from outcomes.metrics import metrics
 
     return metrics(ds, by=by, period=period, as_of=as_of)
@@ -288,7 +309,7 @@ def completion_table(
     program and planned length."""
     by = ["program_type", "length_band"]
     return metric_table(
-        _cohort_metrics(ds, by, period, as_of),
+        cohort_metrics(ds, by, period, as_of),
         [
             "discharges",
             "completion_rate",
@@ -320,7 +341,7 @@ def transitions_table(
 
     cohort = f"{shift_quarter(period, -3)}-{period}"
     return metric_table(
-        _cohort_metrics(ds, ["program_type"], cohort, as_of),
+        cohort_metrics(ds, ["program_type"], cohort, as_of),
         [
             "discharges",
             "step_down_7d",
@@ -352,7 +373,7 @@ def discharge_reason_table(
 
     names = [f"discharge_reason_{r}" for r in DISCHARGE_REASONS]
     table = metric_table(
-        _cohort_metrics(ds, ["program_type"], period, as_of),
+        cohort_metrics(ds, ["program_type"], period, as_of),
         ["discharges", *names],
         ["program_type"],
         name="discharge_reasons",
@@ -378,6 +399,7 @@ def readmission_survival_table(
     as_of: str | None = None,
     threshold: int = DEFAULT_THRESHOLD,
     times: tuple[int, ...] = (30, 90, 180, 365),
+    outcome: str = "readmission",
 ) -> PublishedTable:
     """Kaplan-Meier probability of readmission by 30/90/180/365 days after discharge, by
     program, for the discharges of the trailing year (four quarters to ``period``).
@@ -388,11 +410,19 @@ def readmission_survival_table(
     """
     from outcomes.episodes import as_date
     from outcomes.metrics import period_bounds, shift_quarter
-    from outcomes.survival import readmission_data, survival_at
+    from outcomes.survival import readmission_data, relapse_data, survival_at
 
     cohort = f"{shift_quarter(period, -3)}-{period}"
     first, last = period_bounds(cohort)
-    data = readmission_data(ds, as_date(as_of, ds.last_date)).filter(
+    if outcome == "relapse" and ds.followups is None:
+        return PublishedTable(
+            name="relapse_kaplan_meier",
+            title="Relapse after discharge",
+            table=pl.DataFrame({"program_type": []}, schema={"program_type": pl.String}),
+            notes=("Not available: the export has no follow-up contacts.",),
+        )
+    build = relapse_data if outcome == "relapse" else readmission_data
+    data = build(ds, as_date(as_of, ds.last_date)).filter(
         pl.col("discharge_date").is_between(first, last)
     )
     at = survival_at(data, "time", "event", times=times, by="program_type")
@@ -413,7 +443,7 @@ def readmission_survival_table(
         pl.when(pl.col("suppressed"))
         .then(pl.lit(f"<{threshold} at risk"))
         .when(pl.col("events").is_between(1, threshold - 1))
-        .then(pl.lit(f"<{threshold} readmissions"))
+        .then(pl.lit(f"<{threshold} {outcome}s"))
         .otherwise(
             pl.format(
                 "{}% ({}-{}); {} at risk",
@@ -428,16 +458,25 @@ def readmission_survival_table(
         cell.alias("cell"), pl.format("{} days", pl.col("time").cast(pl.Int64)).alias("horizon")
     ).pivot(on="horizon", index="program_type", values="cell")
     return PublishedTable(
-        name="readmission_kaplan_meier",
-        title=f"Readmission by days after discharge (Kaplan-Meier), discharges in {cohort}",
+        name=f"{outcome}_kaplan_meier",
+        title=f"{outcome.capitalize()} by days after discharge (Kaplan-Meier), discharges in "
+        f"{cohort}",
         table=wide,
         notes=(
-            "Cumulative probability of readmission, 1 - Kaplan-Meier, with its 95% interval "
-            "(log transform); every discharge counts until readmission or the as-of date, so "
+            f"Cumulative probability of {outcome}, 1 - Kaplan-Meier, with its 95% interval "
+            f"(log transform); every discharge counts until {outcome} or the as-of date, so "
             "recent discharges add what they have. Horizons past a program's last follow-up "
             "are left out.",
             f"Estimates are shown only where at least {threshold} episodes remain at risk and "
-            f"none or at least {threshold} readmissions have occurred.",
+            f"none or at least {threshold} {outcome}s have occurred.",
+            *(
+                (
+                    "Relapse: the first of readmission and a follow-up contact reporting use since "
+                    "discharge; clients not reached are followed through readmissions only.",
+                )
+                if outcome == "relapse"
+                else ()
+            ),
             suppression_note(threshold),
         ),
     )
@@ -526,75 +565,3 @@ def comparison_table(
             f"E-values of the weighted ratios: {evalue_note}.",
         ),
     )
-
-
-def completion_figure(
-    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
-):
-    """Completion by program and planned length for the period's discharges (suppressed)."""
-    from outcomes.plots import rate_chart
-
-    table = _cohort_metrics(ds, ["program_type", "length_band"], period, as_of)
-    return rate_chart(
-        suppress_metrics(table, threshold),
-        "completion_rate",
-        title=f"Completion of the episodes discharged in {period}",
-    )
-
-
-def trend_figure(
-    ds: Dataset,
-    period: str,
-    as_of: str | None = None,
-    threshold: int = DEFAULT_THRESHOLD,
-    quarters: int = 8,
-    metric: str = "completion_rate",
-):
-    """A rate over the last ``quarters`` quarters up to ``period``, by program (suppressed)."""
-    from outcomes.metrics import period_bounds, trend
-    from outcomes.plots import trend_chart
-
-    end = period_bounds(period)[1]
-    table = trend(ds, quarters=quarters, by=["program_type"], as_of=end)
-    return trend_chart(suppress_metrics(table, threshold), metric)
-
-
-def readmission_figure(
-    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
-):
-    """Kaplan-Meier readmission curves by program for the trailing year's discharges, with
-    suppressed numbers at risk; curves stop where fewer than ``threshold`` remain."""
-    from outcomes.episodes import as_date
-    from outcomes.metrics import period_bounds, shift_quarter
-    from outcomes.plots import km_chart
-    from outcomes.survival import kaplan_meier, readmission_data
-
-    first, last = period_bounds(f"{shift_quarter(period, -3)}-{period}")
-    data = readmission_data(ds, as_date(as_of, ds.last_date)).filter(
-        pl.col("discharge_date").is_between(first, last),
-        pl.col("program_type").is_in(["iop", "residential"]),
-    )
-    curve = kaplan_meier(data, "time", "event", by="program_type")
-    return km_chart(
-        curve,
-        threshold=threshold,
-        title="Readmission after discharge: IOP and residential (unadjusted)",
-    )
-
-
-def adherence_figure(
-    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
-):
-    """Attendance and weekly hours by week of treatment for IOP and residential episodes
-    admitted in the trailing year (four quarters to ``period``); small weeks are not drawn."""
-    from outcomes.attendance import attendance_by_week
-    from outcomes.metrics import period_bounds, shift_quarter
-    from outcomes.plots import adherence_chart
-
-    first, last = period_bounds(f"{shift_quarter(period, -3)}-{period}")
-    cohort = Dataset.from_frames(
-        ds.enrollments.filter(pl.col("admit_date").is_between(first, last)),
-        ds.attendance,
-        ds.followups,
-    )
-    return adherence_chart(attendance_by_week(cohort, as_of or ds.last_date), threshold)
