@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 PERIOD ?= 2026Q3
 DATA   ?= data/sample
 
-.PHONY: report test validate lint sample docs clean-venv
+.PHONY: report quarterly test validate lint sample docs clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ $(STAMP): pyproject.toml
 ## when Chromium is installed). Other data: make report DATA=path/to/export PERIOD=2026Q3
 report: $(STAMP)
 	$(BIN)/outcomes report --period $(PERIOD) --data $(DATA) --out reports
+
+## The scheduled quarterly job (also run by .github/workflows/quarterly-report.yml):
+## OUTCOMES_DATA=path OUTCOMES_PERIOD=latest|previous|2026Q3 make quarterly
+quarterly: $(STAMP)
+	PYTHON=$(BIN)/python scripts/quarterly.sh
 
 ## Run the test suite (what CI runs).
 test: $(STAMP)

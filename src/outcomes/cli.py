@@ -116,7 +116,11 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=_compare)
 
     p = sub.add_parser("report", help="render the quarterly report (HTML, and PDF with Chromium)")
-    p.add_argument("--period", required=True, help="quarter such as 2026Q3")
+    p.add_argument(
+        "--period",
+        required=True,
+        help="quarter such as 2026Q3, or latest / previous (full quarters before the as-of date)",
+    )
     p.add_argument("--data", type=Path, default=Path("data/sample"), help="dataset folder")
     p.add_argument("--as-of", default=None, help="data cut-off (YYYY-MM-DD)")
     p.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
@@ -234,22 +238,23 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from outcomes.report import ReportParams, render
+    from outcomes.report import ReportParams, render, resolve_period
 
     if args.as_of is not None:
         _date(args.as_of)
+    from outcomes.io import load
+
+    ds = load(args.data, on_error="exclude")  # refuse unusable data before starting a kernel
+    period = resolve_period(args.period, args.as_of or ds.last_date)
     try:
         params = ReportParams(
-            period=args.period,
+            period=period,
             data_dir=str(args.data),
             as_of=args.as_of,
             threshold=args.threshold,
         )
     except ValueError as err:
         raise OutcomesError(str(err)) from None
-    from outcomes.io import load
-
-    load(args.data, on_error="exclude")  # refuse unusable data before starting a kernel
     html = render(params, out_dir=args.out)
     pdf = html.with_suffix(".pdf")
     print(f"wrote {html}" + (f" and {pdf}" if pdf.exists() else ""))

@@ -54,6 +54,50 @@ class ReportParams:
         return params
 
 
+def resolve_period(period: str, as_of) -> str:
+    """``latest`` (the last full quarter on or before ``as_of``), ``previous`` (the one before
+    it) or a quarter such as ``2026Q3``, returned as a quarter."""
+    import datetime as dt
+
+    from outcomes.metrics import period_bounds, shift_quarter
+
+    if period not in ("latest", "previous"):
+        return period
+    day = as_of if isinstance(as_of, dt.date) else dt.date.fromisoformat(str(as_of))
+    current = f"{day.year}Q{(day.month - 1) // 3 + 1}"
+    latest = current if period_bounds(current)[1] <= day else shift_quarter(current, -1)
+    return latest if period == "latest" else shift_quarter(latest, -1)
+
+
+def write_index(out_dir: str | Path) -> Path:
+    """Write ``<out_dir>/index.html``: a self-contained page linking every rendered period."""
+    import html as _html
+
+    folder = Path(out_dir)
+    periods = sorted(
+        (p.name for p in folder.iterdir() if p.is_dir() and (p / "report.html").exists()),
+        reverse=True,
+    )
+    items = "".join(
+        f'<li><a href="{_html.escape(p)}/report.html">{_html.escape(p)}</a>'
+        + (
+            f' (<a href="{_html.escape(p)}/report.pdf">PDF</a>)'
+            if (folder / p / "report.pdf").exists()
+            else ""
+        )
+        + "</li>"
+        for p in periods
+    )
+    index = folder / "index.html"
+    index.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Quarterly outcomes reports"
+        "</title><style>body{font-family:sans-serif;max-width:40rem;margin:2rem auto}</style>"
+        f"</head><body><h1>Quarterly outcomes reports</h1><ul>{items}</ul></body></html>",
+        encoding="utf-8",
+    )
+    return index
+
+
 def render(
     params: ReportParams,
     out_dir: str | Path = "reports",
@@ -114,6 +158,7 @@ def render(
     html.write_text(to_html(executed), encoding="utf-8")
     save_outputs(executed, folder)
     to_pdf(html)
+    write_index(out_dir)
     return html
 
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The quarterly job: render the report of a period and refresh reports/index.html.
+# Runs the same locally (make quarterly), in the scheduled workflow and in the tests.
+#   OUTCOMES_DATA     dataset folder (default data/sample); point it at the real export
+#   OUTCOMES_PERIOD   2026Q3, latest (default) or previous
+#   OUTCOMES_AS_OF    data cut-off, YYYY-MM-DD (default: the latest date in the data)
+#   OUTCOMES_REPORTS  output folder (default reports)
+#   PYTHON            the interpreter with outcomes installed (default .venv/bin/python)
+# Nothing from the data is printed: only the paths of the suppressed outputs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python="${PYTHON:-.venv/bin/python}"
+args=(report --period "${OUTCOMES_PERIOD:-latest}" --data "${OUTCOMES_DATA:-data/sample}"
+      --out "${OUTCOMES_REPORTS:-reports}")
+if [ -n "${OUTCOMES_AS_OF:-}" ]; then args+=(--as-of "$OUTCOMES_AS_OF"); fi
+exec "$python" -m outcomes.cli "${args[@]}"
