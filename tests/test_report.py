@@ -133,3 +133,12 @@ def test_cli_report_exit_codes(tmp_path, write_dataset, capsys):
     assert (
         main(["report", "--period", "2026Q3", "--data", str(refused), "--out", str(tmp_path)]) == 2
     )
+
+
+@pytest.mark.skipif(
+    __import__("shutil").which("chromium") is None, reason="no Chromium: the PDF is optional"
+)
+def test_pdf_is_printed_when_chromium_is_present(sample_report):
+    pdf = sample_report.with_suffix(".pdf")
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert pdf.stat().st_size > 20_000  # figures and tables, not an empty page

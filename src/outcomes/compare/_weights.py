@@ -11,6 +11,8 @@ import numpy as np
 import polars as pl
 import statsmodels.api as sm
 
+from outcomes._design import design
+
 #: Baseline case-mix columns used by default (never post-assignment ones such as modality).
 DEFAULT_COVARIATES = (
     "age_group",
@@ -85,22 +87,7 @@ def design_matrix(frame: pl.DataFrame, covariates: Sequence[str]) -> pl.DataFram
     level of its own (``column[missing]``). Number columns enter as they are, with empty values
     set to the median and a ``column[missing]`` indicator when any is empty.
     """
-    cols: list[pl.Series] = []
-    for name in covariates:
-        s = frame[name]
-        if s.dtype.is_numeric():
-            values = s.cast(pl.Float64)
-            if values.null_count():
-                cols.append(values.is_null().cast(pl.Float64).alias(f"{name}[missing]"))
-                values = values.fill_null(values.median())
-            cols.append(values.alias(name))
-            continue
-        text = s.cast(pl.String).fill_null("missing")
-        counts = text.value_counts().sort(["count", name], descending=[True, False])
-        levels = counts[name].to_list()
-        for level in sorted(levels[1:]):
-            cols.append((text == level).cast(pl.Float64).alias(f"{name}[{level}]"))
-    return pl.DataFrame(cols)
+    return design(frame, covariates, reference="most_frequent")[0]
 
 
 def propensity(

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from outcomes._design import design
 from outcomes.intervals import z_value
 from outcomes.survival._common import as_polars, by_list, check_columns
 
@@ -78,29 +79,6 @@ class CoxResult:
             f"{self.concordance:.3f}, log partial likelihood = {self.loglik:.3f} "
             f"({self.ties} ties).</p><ul>{notes}</ul>"
         )
-
-
-def _design(
-    frame: pl.DataFrame, covariates: Sequence[str]
-) -> tuple[np.ndarray, list[str], list[list[int]]]:
-    """Numbers as they are; text and booleans as 0/1 dummies against the first level in sorted
-    order (R's factor coding), named ``column[level]``. Also the columns of each covariate."""
-    cols, names, terms = [], [], []
-    for name in covariates:
-        s = frame[name]
-        if s.dtype.is_numeric():
-            terms.append([len(cols)])
-            cols.append(s.cast(pl.Float64).to_numpy())
-            names.append(name)
-            continue
-        text = s.cast(pl.String)
-        levels = sorted(text.unique().to_list())
-        terms.append(list(range(len(cols), len(cols) + len(levels) - 1)))
-        for level in levels[1:]:
-            cols.append((text == level).cast(pl.Float64).to_numpy())
-            names.append(f"{name}[{level}]")
-    x = np.column_stack(cols) if cols else np.empty((frame.height, 0))
-    return x, names, terms
 
 
 class _Sorted:
@@ -406,7 +384,10 @@ def cox(
     used = [time, event, *covariates, *[c for c in (weights, cluster) if c], *strata_keys]
     complete = frame.drop_nulls(used)
     dropped = frame.height - complete.height
-    x, names, terms = _design(complete, covariates)
+    matrix, terms = design(complete, covariates, reference="first")
+    x, names = matrix.to_numpy(), matrix.columns
+    if x.size == 0:
+        x = np.empty((complete.height, 0))
     t = complete[time].cast(pl.Float64).to_numpy()
     ev = complete[event].cast(pl.Float64).to_numpy()
     w = complete[weights].cast(pl.Float64).to_numpy() if weights else np.ones(t.size)
