@@ -212,3 +212,35 @@ def test_propensity_matches_r_glm():
         covariates=["age", "race", "wexp", "mar", "prio"],
     )
     np.testing.assert_allclose(ps.data["ps"].to_numpy(), expected, rtol=1e-6)
+
+
+def test_planted_readmission_risk_differences_are_covered():
+    """Episodes that cannot be followed by a step-down (IOP, and residential stays not ending
+    completed or transferred) carry the planted Weibull hazard; their true 90- and 365-day risk
+    difference is the mean of F_iop(h) - F_residential(h) over them. Completion does not enter
+    the hazard, so restricting on it leaves the comparison unconfounded given severity."""
+    ds = synth.generate(20000, seed=13)
+    ep = outcomes.episodes(ds).filter(
+        (pl.col("program_type") == "iop")
+        | (
+            (pl.col("program_type") == "residential")
+            & ~pl.col("discharge_reason").is_in(["completed", "transferred"])
+        )
+    )
+    effects = compare.readmission_effects(ep)
+    analysed = ep.filter(pl.col("readmit_cause").is_in([0, 1]))
+    for h in (90, 365):
+        truth = float(
+            np.mean(
+                synth.readmission_probability(analysed, "iop", h)
+                - synth.readmission_probability(analysed, "residential", h)
+            )
+        )
+        rows = {
+            r["method"]: r
+            for r in effects.filter(
+                pl.col("outcome") == f"readmission_risk_difference_{h}d"
+            ).iter_rows(named=True)
+        }
+        assert rows["iptw"]["ci_low"] < truth < rows["iptw"]["ci_high"], (h, truth, rows["iptw"])
+        assert rows["naive"]["estimate"] < truth  # residential clients are sicker

@@ -90,7 +90,14 @@ from outcomes.schema import (
     SUBSTANCES,
 )
 
-__all__ = ["Effects", "completion_probability", "generate", "severity", "write"]
+__all__ = [
+    "Effects",
+    "completion_probability",
+    "generate",
+    "readmission_probability",
+    "severity",
+    "write",
+]
 
 _SUBSTANCE_W = {
     "alcohol": 0.1,
@@ -600,3 +607,19 @@ def completion_probability(
     )
     alive = 1 - np.minimum(eff.death_prob * np.exp(0.5 * sev), 1.0)
     return _expit(lp) * alive
+
+
+def readmission_probability(
+    frame: pl.DataFrame, program: str, days: float, effects: Effects | None = None
+) -> np.ndarray:
+    """True probability that each row's episode is followed by a readmission within ``days``
+    of discharge were it in ``program`` (IOP or not), under the planted Weibull hazard.
+
+    Applies to episodes not followed by a step-down (module docstring); the next admission
+    comes ``1 + floor(T)`` days after discharge, so "within ``days``" is ``T < days``.
+    """
+    eff = effects or Effects()
+    lp = eff.readmission_severity * severity(frame) + (
+        eff.readmission_log_hr_iop if program == "iop" else 0.0
+    )
+    return 1 - np.exp(-((days / eff.readmission_scale_days) ** eff.readmission_shape) * np.exp(lp))
