@@ -1,196 +1,31 @@
-"""Generated provider exports with known, planted effects.
-
-:func:`generate` makes data shaped like a real provider's export (enrollments, scheduled
-sessions with attendance, post-discharge follow-ups) in which the true program effects and the
-confounding are parameters (:class:`Effects`), so that estimators can be checked against truth.
-No real person is behind any row.
-
-The story of a client
----------------------
-Each client has baseline covariates (``age_group``, ``sex``, ``race_ethnicity``,
-``primary_substance``, ``co_occurring_mh``, ``prior_episodes``, ``referral_source``,
-``site_id``). From the observed covariates only, a **severity** score is built::
-
-    severity = 0.9 co_occurring_mh + 0.35 min(prior_episodes, 4) + w[primary_substance]
-               + a[age_group] - 0.75
-
-with ``w`` = opioids 0.6, stimulants 0.4, sedatives 0.3, alcohol 0.1, other 0, cannabis -0.3 and
-``a`` = 12-17 0.1, 18-24 0.2, 55-64 and 65+ -0.1, others 0. There is no unobserved confounder:
-placement noise and outcome noise are independent given the observed covariates.
-
-*Placement.* A first episode is detox with probability 0.08, outpatient 0.12, php 0.06;
-otherwise residential with probability ``expit(placement_intercept + placement_severity *
-severity + placement_court * court_referral)``, else IOP. Severity therefore raises the chance
-of residential care.
-
-*Completion.* ``logit P(completed) = completion_base[program] + completion_severity *
-severity + completion_log_or_iop * [program == iop]``. Severity lowers completion in every
-program, so a naive IOP-vs-residential comparison is confounded. Non-completers are discharged
-``left_early`` (most), ``discharged_by_program``, ``transferred``, ``incarcerated`` (more often
-after a court referral) or ``other``; ``died`` with probability ``death_prob``.
-
-*Length of stay.* Completers stay about their planned length; non-completers leave at a
-Beta(0.7, 1.8) fraction of it (so many leave in the first two weeks).
-
-*Step-down.* A residential or php episode discharged ``completed`` or ``transferred`` is
-followed, with probability ``step_down_prob``, by an IOP (80%) or outpatient admission 0 days
-(35%), 1-7 days (45%) or 8-30 days (20%) later.
-
-*Readmission (the planted hazard).* For every discharged episode **not followed by a
-step-down** (and not ``died``), the time from discharge to the client's next admission is
-Weibull with shape ``readmission_shape`` and proportional hazards::
-
-    h(t) = h0(t) * exp(readmission_severity * severity + readmission_log_hr_iop * [iop])
-
-so ``exp(readmission_log_hr_iop)`` is the true conditional hazard ratio of IOP against
-residential (both programs of the same severity), among episodes not followed by a step-down.
-Completion does not enter the hazard (it is not a mediator of the planted effect). For an
-episode followed by a step-down, the next non-step-down admission comes after the step-down
-episode's own discharge, so its time to readmission includes the step-down stay: restrict to
-episodes without a step-down (e.g. ``step_down`` false in :func:`outcomes.episodes`) to compare
-against the planted hazard ratio. A readmission takes the same placement rule with
-``prior_episodes`` increased by one.
-
-*Attendance.* IOP: three group sessions a week (days 0, 2, 4 of each program week) of 3, 3.5
-or 4 hours; residential: a daily 3-hour group plus a weekly 1-hour individual session; php:
-five 5-hour days a week; outpatient: one 1.5-hour session a week; detox: a daily 1-hour
-education session. Sessions are scheduled from admission through discharge (or ``end``).
-Each session is excused with probability 0.04 and cancelled by the program with 0.025;
-otherwise attended with an episode's own propensity, which is higher for completers, and falls
-by more than half in the last 14 days before a ``left_early`` discharge (missed sessions precede
-dropout). About 1% of session rows are dated 1-7 days after discharge (sessions already on the
-calendar, then cancelled or missed), which metrics must not count.
-
-*Follow-ups.* For 60% of discharged episodes (not ``died``), contacts near 30, 90, 180 and 365
-days after discharge (each answered with probability 0.8, and only up to ``end``) report
-``used_since_discharge`` when a latent time to first use, Weibull with the same linear
-predictor but a shorter scale, or the readmission, came before the contact.
-
-Nothing is dated after ``end``: episodes still running then are open (no discharge date or
-reason), and no session, follow-up or admission comes later.
-"""
+"""Vectorised generation of clients, episodes in waves, sessions and follow-ups."""
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from outcomes.dataset import Dataset
-from outcomes.schema import (
-    AGE_GROUPS,
-    DISCHARGE_REASONS,
-    PROGRAM_TYPES,
-    REFERRAL_SOURCES,
-    SEXES,
-    SUBSTANCES,
+from outcomes.schema import AGE_GROUPS, REFERRAL_SOURCES, SEXES, SUBSTANCES
+from outcomes.synth._model import (
+    _AGE_W,
+    _DETOX,
+    _IOP,
+    _OUT,
+    _PHP,
+    _PROGRAMS,
+    _RACES,
+    _REASONS,
+    _RES,
+    _SEVERITY_CENTRE,
+    _SUBSTANCE_W,
+    Effects,
+    _as_date,
+    _expit,
 )
-
-__all__ = [
-    "Effects",
-    "completion_probability",
-    "generate",
-    "readmission_probability",
-    "severity",
-    "write",
-]
-
-_SUBSTANCE_W = {
-    "alcohol": 0.1,
-    "opioids": 0.6,
-    "stimulants": 0.4,
-    "cannabis": -0.3,
-    "sedatives": 0.3,
-    "other": 0.0,
-}
-_AGE_W = {
-    "12-17": 0.1,
-    "18-24": 0.2,
-    "25-34": 0.0,
-    "35-44": 0.0,
-    "45-54": 0.0,
-    "55-64": -0.1,
-    "65+": -0.1,
-}
-_SEVERITY_CENTRE = 0.75
-_RACES = (
-    "white",
-    "black",
-    "hispanic",
-    "asian",
-    "native_american",
-    "multiracial",
-    "other",
-    "unknown",
-)
-_PROGRAMS = PROGRAM_TYPES  # residential, php, iop, outpatient, detox: indices below
-_RES, _PHP, _IOP, _OUT, _DETOX = range(5)
-_REASONS = DISCHARGE_REASONS  # completed, left_early, ..., died (5), other (6)
-
-
-@dataclass(frozen=True)
-class Effects:
-    """The planted parameters of :func:`generate` (defaults shown are the documented truth).
-
-    Attributes
-    ----------
-    completion_log_or_iop : float
-        True conditional log odds ratio of completion, IOP against residential, at equal
-        severity. Default ``log(0.8)``.
-    readmission_log_hr_iop : float
-        True conditional log hazard ratio of readmission after discharge, IOP against
-        residential, at equal severity (see the module docstring for the at-risk set).
-        Default ``log(1.25)``.
-    completion_severity, readmission_severity : float
-        Effect of one unit of severity on the completion log odds (-0.6) and on the
-        readmission log hazard (0.5).
-    completion_base : dict
-        Completion log odds at severity 0 per program.
-    placement_intercept, placement_severity, placement_court : float
-        Placement model (residential vs IOP): intercept, severity and court-referral terms.
-    readmission_shape, readmission_scale_days : float
-        Weibull baseline of the readmission time (about a third readmitted within a year).
-    relapse_scale_days : float
-        Weibull scale of the latent time to first use (same shape and linear predictor).
-    step_down_prob, death_prob, followup_prob : float
-        Probability of a step-down after a completed or transferred residential/php stay, of
-        dying during an episode, and of an episode being followed up.
-    """
-
-    completion_log_or_iop: float = math.log(0.8)
-    readmission_log_hr_iop: float = math.log(1.25)
-    completion_severity: float = -0.6
-    readmission_severity: float = 0.5
-    completion_base: dict[str, float] = field(
-        default_factory=lambda: {
-            "residential": 0.35,
-            "php": 0.3,
-            "iop": 0.35,
-            "outpatient": -0.2,
-            "detox": 0.8,
-        }
-    )
-    placement_intercept: float = -0.7
-    placement_severity: float = 1.2
-    placement_court: float = 0.8
-    readmission_shape: float = 0.8
-    readmission_scale_days: float = 1800.0
-    relapse_scale_days: float = 450.0
-    step_down_prob: float = 0.45
-    death_prob: float = 0.003
-    followup_prob: float = 0.6
-
-
-def _as_date(value: str | dt.date) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-
-
-def _expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def generate(
@@ -575,51 +410,3 @@ def write(ds: Dataset, out_dir: str | Path, fmt: str = "csv") -> Path:
         else:
             frame.write_parquet(out / f"{name}.parquet")
     return out
-
-
-def severity(frame: pl.DataFrame) -> np.ndarray:
-    """The generator's severity score of each row (module docstring), from its
-    ``co_occurring_mh``, ``prior_episodes``, ``primary_substance`` and ``age_group``."""
-    return (
-        0.9 * frame["co_occurring_mh"].cast(pl.Float64)
-        + 0.35 * frame["prior_episodes"].clip(upper_bound=4).cast(pl.Float64)
-        + frame["primary_substance"].replace_strict(_SUBSTANCE_W, return_dtype=pl.Float64)
-        + frame["age_group"].replace_strict(_AGE_W, return_dtype=pl.Float64)
-        - _SEVERITY_CENTRE
-    ).to_numpy()
-
-
-def completion_probability(
-    frame: pl.DataFrame, program: str, effects: Effects | None = None
-) -> np.ndarray:
-    """True probability that each row's episode ends completed were it in ``program``.
-
-    The counterfactual risks of the planted model (death, rare, included), so that the true
-    average effect of IOP against residential on a set of episodes is
-    ``mean(p_iop - p_residential)`` (ATE) or the same over the IOP episodes (ATT).
-    """
-    eff = effects or Effects()
-    sev = severity(frame)
-    lp = (
-        eff.completion_base[program]
-        + eff.completion_severity * sev
-        + (eff.completion_log_or_iop if program == "iop" else 0.0)
-    )
-    alive = 1 - np.minimum(eff.death_prob * np.exp(0.5 * sev), 1.0)
-    return _expit(lp) * alive
-
-
-def readmission_probability(
-    frame: pl.DataFrame, program: str, days: float, effects: Effects | None = None
-) -> np.ndarray:
-    """True probability that each row's episode is followed by a readmission within ``days``
-    of discharge were it in ``program`` (IOP or not), under the planted Weibull hazard.
-
-    Applies to episodes not followed by a step-down (module docstring); the next admission
-    comes ``1 + floor(T)`` days after discharge, so "within ``days``" is ``T < days``.
-    """
-    eff = effects or Effects()
-    lp = eff.readmission_severity * severity(frame) + (
-        eff.readmission_log_hr_iop if program == "iop" else 0.0
-    )
-    return 1 - np.exp(-((days / eff.readmission_scale_days) ** eff.readmission_shape) * np.exp(lp))
