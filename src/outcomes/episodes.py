@@ -134,7 +134,8 @@ def episodes(ds: Dataset, as_of: str | dt.date | None = None) -> pl.DataFrame:
     True
     """
     cut = as_date(as_of, ds.last_date)
-    enr = ds.enrollments.filter(pl.col("admit_date") <= cut)
+    # a canonical row order, so that results do not depend on the export's order
+    enr = ds.enrollments.filter(pl.col("admit_date") <= cut).sort("episode_id")
     known = pl.col("discharge_date") <= cut
     enr = enr.with_columns(
         pl.when(known).then(pl.col("discharge_date")).alias("discharge_date"),
@@ -185,17 +186,25 @@ def _session_counts(enr: pl.DataFrame, attendance: pl.DataFrame, cut: dt.date) -
         "admit_date",
         pl.coalesce("discharge_date", pl.lit(cut)).alias("__end"),
     )
-    inside = attendance.join(bounds, on="episode_id", how="inner").filter(
-        pl.col("session_date").is_between(pl.col("admit_date"), pl.col("__end"))
+    # lazily, so only the four columns needed are joined and nothing wider is materialised
+    inside = (
+        attendance.lazy()
+        .select("episode_id", "session_date", "status", "hours")
+        .join(bounds.lazy(), on="episode_id", how="inner")
+        .filter(pl.col("session_date").is_between(pl.col("admit_date"), pl.col("__end")))
     )
     attended = pl.col("status") == "attended"
-    return inside.group_by("episode_id").agg(
-        attended.sum().cast(pl.Int32).alias("sessions_attended"),
-        (pl.col("status") == "no_show").sum().cast(pl.Int32).alias("sessions_no_show"),
-        (pl.col("status") == "excused").sum().cast(pl.Int32).alias("sessions_excused"),
-        (pl.col("status") == "cancelled").sum().cast(pl.Int32).alias("sessions_cancelled"),
-        # hours are known when the export records them for the episode's sessions
-        pl.when(pl.col("hours").is_not_null().any())
-        .then(pl.col("hours").filter(attended).sum())
-        .alias("attended_hours"),
+    return (
+        inside.group_by("episode_id")
+        .agg(
+            attended.sum().cast(pl.Int32).alias("sessions_attended"),
+            (pl.col("status") == "no_show").sum().cast(pl.Int32).alias("sessions_no_show"),
+            (pl.col("status") == "excused").sum().cast(pl.Int32).alias("sessions_excused"),
+            (pl.col("status") == "cancelled").sum().cast(pl.Int32).alias("sessions_cancelled"),
+            # hours are known when the export records them for the episode's sessions
+            pl.when(pl.col("hours").is_not_null().any())
+            .then(pl.col("hours").filter(attended).sum())
+            .alias("attended_hours"),
+        )
+        .collect()
     )
