@@ -99,7 +99,8 @@ def cumulative_incidence(
             d_k = np.bincount(inv, weights=(c == k).astype(float), minlength=times.size)
             f, v = _cinc(times, d_k, d_all, n_risk)
             se = np.sqrt(np.maximum(v, 0.0))
-            with np.errstate(divide="ignore", invalid="ignore"):
+            # a tiny estimate with a wide SE pushes the limits to 0 and 1 (exp overflows)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 ok = (f > 0) & (f < 1)
                 scale = np.where(ok, z * se / (f * np.log(f)), np.nan)
                 low, high = f ** np.exp(-scale), f ** np.exp(scale)
