@@ -42,6 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OutcomesError as err:
         print(f"outcomes: {err}", file=sys.stderr)
         return EXIT_REFUSED
+    except BrokenPipeError:  # output piped into head and the like: stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
