@@ -293,3 +293,28 @@ def test_committed_sample_is_reproduced_by_its_documented_command(tmp_path, samp
     for name in ("enrollments", "attendance", "followups"):
         committed = (sample_dir / f"{name}.csv").read_bytes()
         assert (tmp_path / f"{name}.csv").read_bytes() == committed, name
+
+
+def test_messy_export_plants_what_it_says(tmp_path):
+    """synth --messy: the loader finds exactly the planted mistakes, forgives capitalised
+    codes, and accounts for every row."""
+    ds = synth.generate(600, seed=9)
+    folder = synth.write(ds, tmp_path / "messy", messy=True, seed=9)
+    loaded = outcomes.load(folder, on_error="exclude")
+    found = loaded.issues.group_by("file", "rule").len()
+    got = {
+        (r["file"].removesuffix(".csv"), r["rule"]): r["len"] for r in found.iter_rows(named=True)
+    }
+    for name, planted in synth.MESSY_PLANTED.items():
+        for rule, rows in planted:
+            assert got[(name, rule)] == rows, (name, rule)
+    assert set(got) - {(n, r) for n, p in synth.MESSY_PLANTED.items() for r, _ in p} <= {
+        ("attendance", "episode_excluded"),
+        ("followups", "episode_excluded"),
+    }
+    acct = {r["file"]: r for r in loaded.accounting.iter_rows(named=True)}
+    assert acct["enrollments.csv"]["rows_read"] == ds.enrollments.height + 1  # the double row
+    for r in acct.values():
+        assert r["rows_read"] == r["rows_kept"] + r["rows_excluded"]
+    with pytest.raises(outcomes.DataError):
+        outcomes.load(folder)

@@ -80,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    p.add_argument(
+        "--messy",
+        action="store_true",
+        help="plant the mistakes real exports have (to see validate at work)",
+    )
     p.set_defaults(handler=_synth)
 
     p = sub.add_parser("metrics", help="program metrics as a long table (unsuppressed)")
@@ -180,7 +185,7 @@ def _synth(args: argparse.Namespace) -> int:
     if args.end < args.start:
         raise OutcomesError("--end must not be before --start")
     ds = synth.generate(args.clients, seed=args.seed, start=args.start, end=args.end)
-    synth.write(ds, args.out, fmt=args.format)
+    synth.write(ds, args.out, fmt=args.format, messy=args.messy, seed=args.seed)
     print(
         f"wrote {ds.enrollments.height} episodes of {args.clients} clients, "
         f"{ds.attendance.height} sessions, "

@@ -72,7 +72,7 @@ reason), and no session, follow-up or admission comes later.
 
 from __future__ import annotations
 
-from outcomes.synth._generate import generate, write
+from outcomes.synth._generate import MESSY_PLANTED, generate, mess_up, write
 from outcomes.synth._model import (
     Effects,
     completion_probability,
@@ -81,9 +81,11 @@ from outcomes.synth._model import (
 )
 
 __all__ = [
+    "MESSY_PLANTED",
     "Effects",
     "completion_probability",
     "generate",
+    "mess_up",
     "readmission_probability",
     "severity",
     "write",

@@ -389,18 +389,24 @@ def _followups(ep, episode_ids, eff: Effects, horizon: int, start: dt.date, rng)
     ).with_columns(pl.col("contact_date").cast(pl.Date))
 
 
-def write(ds: Dataset, out_dir: str | Path, fmt: str = "csv") -> Path:
+def write(
+    ds: Dataset, out_dir: str | Path, fmt: str = "csv", messy: bool = False, seed: int = 0
+) -> Path:
     """Write a dataset as a provider export: ``enrollments``, ``attendance``, ``followups``.
 
     CSV: UTF-8, header row, ISO dates, ``true``/``false``, empty for missing. The same data
-    gives byte-identical files. Returns the folder.
+    gives byte-identical files. With ``messy``, the export carries the mistakes real exports
+    have (see :func:`mess_up`), so the loader's reporting can be seen at work. Returns the
+    folder.
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f'fmt must be "csv" or "parquet", not {fmt!r}')
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("enrollments", "attendance", "followups"):
-        frame = getattr(ds, name)
+    frames = {n: getattr(ds, n) for n in ("enrollments", "attendance", "followups")}
+    if messy:
+        frames = mess_up(frames, seed)
+    for name, frame in frames.items():
         if frame is None:
             continue
         for old in out.glob(f"{name}.*"):
@@ -410,3 +416,69 @@ def write(ds: Dataset, out_dir: str | Path, fmt: str = "csv") -> Path:
         else:
             frame.write_parquet(out / f"{name}.parquet")
     return out
+
+
+#: What :func:`mess_up` plants: file -> (rule, rows with it).
+MESSY_PLANTED = {
+    "enrollments": (("type", 2), ("duplicate_episode_id", 2), ("discharge_without_reason", 1)),
+    "attendance": (("unknown_episode", 3), ("allowed_values", 2), ("session_outside_episode", 1)),
+}
+
+
+def mess_up(frames: dict[str, pl.DataFrame | None], seed: int) -> dict[str, pl.DataFrame | None]:
+    """The frames as text, with the mistakes of :data:`MESSY_PLANTED` and some the loader
+    forgives (codes in capitals, blanks around values), at rows drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    enr = frames["enrollments"].with_columns(pl.all().cast(pl.String))
+    att = frames["attendance"].with_columns(pl.all().cast(pl.String))
+    closed = enr.with_row_index("__i").filter(pl.col("discharge_date").is_not_null())["__i"]
+    picks = rng.choice(closed.to_numpy(), 6, replace=False)
+    us_date = (
+        pl.col("admit_date").str.slice(5, 2)
+        + "/"
+        + pl.col("admit_date").str.slice(8, 2)
+        + "/"
+        + pl.col("admit_date").str.slice(0, 4)
+    )
+    idx = pl.int_range(pl.len())
+    enr = enr.with_columns(
+        pl.when(idx.is_in(picks[:2].tolist()))
+        .then(us_date)
+        .otherwise(pl.col("admit_date"))
+        .alias("admit_date"),
+        pl.when(idx == int(picks[2]))
+        .then(None)
+        .otherwise(pl.col("discharge_reason"))
+        .alias("discharge_reason"),
+        pl.when(idx.is_in(picks[3:].tolist()))
+        .then(pl.col("program_type").str.to_uppercase())
+        .otherwise(pl.col("program_type"))
+        .alias("program_type"),
+    )
+    enr = pl.concat([enr, enr[int(picks[5]) : int(picks[5]) + 1]])  # a row exported twice
+    bounds = frames["enrollments"].select("episode_id", "discharge_date")
+    chosen = (
+        att.with_row_index("__i")
+        .join(bounds, on="episode_id")
+        .filter(
+            ~pl.col("episode_id").is_in(enr[picks.tolist()]["episode_id"].implode()),
+            pl.col("discharge_date").is_not_null(),
+        )
+    )
+    rows = rng.choice(chosen["__i"].to_numpy(), 6, replace=False).tolist()
+    late = chosen.filter(pl.col("__i") == rows[5])["discharge_date"].item() + dt.timedelta(60)
+    att = att.with_columns(
+        pl.when(idx.is_in(rows[:3]))
+        .then(pl.lit("E99999999"))
+        .otherwise(pl.col("episode_id"))
+        .alias("episode_id"),
+        pl.when(idx.is_in(rows[3:5]))
+        .then(pl.lit("late"))
+        .otherwise(pl.col("status"))
+        .alias("status"),
+        pl.when(idx == rows[5])
+        .then(pl.lit(late.isoformat()))
+        .otherwise(pl.col("session_date"))
+        .alias("session_date"),
+    )
+    return {**frames, "enrollments": enr, "attendance": att}
