@@ -302,13 +302,33 @@ def _zph(
     return pl.DataFrame(rows, schema=["term", "chisq", "df", "p_value"], orient="row")
 
 
+def tie_ranks(x: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
+    """Dense ranks (0, 1, ...) of computed floats, equal within a tolerance.
+
+    Risk scores of identical covariate rows can differ in the last bits depending on the
+    BLAS kernel (AVX-512 sums in another order); exact equality would then split one tie in
+    two. Sorted values whose gap to the previous one is at most ``rtol`` times the largest
+    magnitude (at least 1) share a rank.
+    """
+    if x.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(x, kind="stable")
+    sx = x[order]
+    scale = max(1.0, float(np.max(np.abs(sx))))
+    new = np.concatenate([[0], (np.diff(sx) > rtol * scale).astype(np.int64)])
+    ranks = np.empty(x.size, dtype=np.int64)
+    ranks[order] = np.cumsum(new)
+    return ranks
+
+
 def _concordance(time, event, eta, strata, w) -> float:
-    """Harrell's C (ties in the predictor count one half), comparable pairs within strata."""
+    """Harrell's C (ties in the predictor count one half, ties found within a tolerance:
+    :func:`tie_ranks`), comparable pairs within strata."""
     concordant = discordant = tied = 0.0
     for stratum in np.unique(strata):
         m = strata == stratum
         t, e, x, ww = time[m], event[m], eta[m], w[m]
-        ranks = np.unique(x, return_inverse=True)[1]
+        ranks = tie_ranks(x)
         tree = _Fenwick(int(ranks.max()) + 1)
         add, total = tree.add, tree.total
         order = np.lexsort((e, -t))  # later times first; at a tie, censored before events
