@@ -6,7 +6,9 @@
 #   OUTCOMES_AS_OF    data cut-off, YYYY-MM-DD (default: the latest date in the data)
 #   OUTCOMES_REPORTS  output folder (default reports)
 #   PYTHON            the interpreter with outcomes installed (default .venv/bin/python)
-# Nothing from the data is printed: only the paths of the suppressed outputs.
+# Nothing from the data is printed: stderr gets one progress line per stage (and any warning
+# the notebook's cells raise), stdout the paths of the suppressed outputs. A period with no
+# discharges, or not over by the as-of date, exits 1 before anything is rendered.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-.venv/bin/python}"

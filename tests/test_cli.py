@@ -103,3 +103,20 @@ def test_metrics_command_refuses_bad_arguments_without_traceback(sample_dir, cap
     assert "2026Q3" in capsys.readouterr().err
     assert main(["metrics", str(sample_dir), "--by", "favourite_colour"]) == 2
     assert "favourite_colour" in capsys.readouterr().err
+
+
+def test_metrics_for_a_period_without_discharges_exits_1(sample_dir, write_dataset, capsys):
+    """Issue #10: a header-only table is not an answer; one line says what the data covers."""
+    assert main(["metrics", str(sample_dir), "--period", "2023Q1"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "outcomes: no episode was discharged in 2023Q1: the data's discharges run from "
+        "2024-01-01 to 2026-09-30"
+    ]
+    assert main(["metrics", str(sample_dir), "--period", "2027"]) == 1
+    assert "2027 starts after the data's as-of date 2026-09-30" in capsys.readouterr().err
+    folder = write_dataset()  # data through 2025-05-01; discharges in 2025Q1 and 2025Q2
+    assert main(["metrics", str(folder), "--period", "2025Q1", "--as-of", "2025-01-31"]) == 1
+    assert "no episode was discharged in 2025Q1" in capsys.readouterr().err
+    assert main(["metrics", str(folder), "--period", "2025Q2"]) == 0  # partly observed: fine

@@ -60,6 +60,13 @@ def test_the_script_the_workflow_calls(sample_dir, tmp_path):
         for row in csv.reader(table.open(encoding="utf-8")):
             assert not [c for c in row if re.fullmatch(r"\s*([1-9]|10)\s*", c)], table.name
     assert "Traceback" not in proc.stderr
+    assert "without encryption" not in proc.stderr  # ipykernel's TCP warning (issue #10)
+    assert re.search(r"^\[ *\d+\.\ds\] running the notebook: \S", proc.stderr, re.MULTILINE)
+    assert not (tmp_path / "2026Q3" / "report.ipynb").exists()  # not published (issue #11)
+    for path in (tmp_path / "2026Q3").rglob("*"):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            assert str(sample_dir.resolve()) not in text and str(ROOT) not in text, path.name
 
 
 def test_the_workflow_file():
@@ -72,6 +79,7 @@ def test_the_workflow_file():
     assert "make quarterly" in runs
     uploads = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact")]
     assert uploads and "reports/*/report.html" in uploads[0]["with"]["path"]
+    assert "report.ipynb" not in uploads[0]["with"]["path"]  # it holds the data secret's path
     assert not any(s.get("uses", "").startswith("actions/cache") for s in steps)
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(

@@ -6,8 +6,9 @@
 ``outcomes compare DIR``    adjusted comparison of two programs (effect and balance tables).
 ``outcomes report``         render the quarterly report.
 
-Exit codes: 0 success; 1 the data has errors (validate); 2 a file cannot be read or is refused,
-or the command line is wrong. A data problem never prints a Python traceback.
+Exit codes: 0 success; 1 the data has errors (validate), or the period asked for has nothing to
+report (metrics, report: no discharge in it, or after the data's as-of date); 2 a file cannot be
+read or is refused, or the command line is wrong. A data problem never prints a Python traceback.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 
 import polars as pl
 
-from outcomes.errors import DataError, InputError, OutcomesError
+from outcomes.errors import DataError, InputError, OutcomesError, PeriodError
 
 EXIT_OK, EXIT_DATA_ERRORS, EXIT_REFUSED = 0, 1, 2
+EXIT_EMPTY_PERIOD = 1  # nothing to report for the period: like data errors, not a usage error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"outcomes: {err}", file=sys.stderr)
         _print_table(err.issues.head(50), file=sys.stderr)
         return EXIT_DATA_ERRORS
+    except PeriodError as err:
+        print(f"outcomes: {err}", file=sys.stderr)
+        return EXIT_EMPTY_PERIOD
     except OutcomesError as err:
         print(f"outcomes: {err}", file=sys.stderr)
         return EXIT_REFUSED
@@ -134,7 +139,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=Path("data/sample"), help="dataset folder")
     p.add_argument("--as-of", default=None, help="data cut-off (YYYY-MM-DD)")
     p.add_argument("--out", type=Path, default=Path("reports"), help="output folder")
-    p.add_argument("--threshold", type=int, default=11, help="suppression threshold")
+    p.add_argument(
+        "--threshold",
+        type=int,
+        default=11,
+        help="suppression threshold: counts from 1 to THRESHOLD-1 are hidden (default 11, the "
+        "minimum CMS's cell-size suppression policy requires; higher is always allowed)",
+    )
+    p.add_argument(
+        "--allow-low-threshold",
+        action="store_true",
+        help="accept a --threshold below 11; only for data agreements that explicitly "
+        "permit a smaller cell size",
+    )
+    p.add_argument(
+        "--keep-notebook",
+        action="store_true",
+        help="also keep the executed notebook as report.ipynb (scrubbed of the data folder's "
+        "path); by default it is not published",
+    )
     p.set_defaults(handler=_report)
     return parser
 
@@ -196,9 +219,13 @@ def _synth(args: argparse.Namespace) -> int:
 
 def _metrics(args: argparse.Namespace) -> int:
     from outcomes.io import load
-    from outcomes.metrics import metrics
+    from outcomes.metrics import check_period, metrics
 
     ds = load(args.data, on_error=args.on_error)
+    try:  # a period without discharges would give a header-only table: say why instead
+        check_period(ds, args.period, args.as_of)
+    except ValueError as err:  # a malformed period: the user's words
+        raise OutcomesError(str(err)) from None
     excluded = ds.accounting["rows_excluded"].sum()
     if excluded:
         print(
@@ -248,24 +275,39 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from outcomes.report import ReportParams, render, resolve_period
+    from outcomes.io import load
+    from outcomes.report import Progress, ReportParams, render, resolve_period
 
     if args.as_of is not None:
-        _date(args.as_of)
-    from outcomes.io import load
+        try:
+            _date(args.as_of)
+        except argparse.ArgumentTypeError as err:
+            raise OutcomesError(str(err)) from None
 
-    ds = load(args.data, on_error="exclude")  # refuse unusable data before starting a kernel
-    period = resolve_period(args.period, args.as_of or ds.last_date)
-    try:
-        params = ReportParams(
-            period=period,
-            data_dir=str(args.data),
-            as_of=args.as_of,
-            threshold=args.threshold,
-        )
-    except ValueError as err:
-        raise OutcomesError(str(err)) from None
-    html = render(params, out_dir=args.out)
+    def params(period: str) -> ReportParams:
+        try:
+            return ReportParams(
+                period=period,
+                data_dir=str(args.data),
+                as_of=args.as_of,
+                threshold=args.threshold,
+                allow_low_threshold=args.allow_low_threshold,
+            )
+        except (TypeError, ValueError) as err:
+            raise OutcomesError(str(err)) from None
+
+    if args.period not in ("latest", "previous"):
+        params(args.period)  # a malformed period or a low threshold: refused before loading
+    say = Progress()  # one line per stage on stderr: [ 3.2s] rendering HTML
+    say("loading the data")  # once: to resolve latest, check the period, refuse bad files
+    ds = load(args.data, on_error="exclude")
+    html = render(
+        params(resolve_period(args.period, args.as_of or ds.last_date)),
+        out_dir=args.out,
+        dataset=ds,
+        keep_notebook=args.keep_notebook,
+        progress=say,
+    )
     pdf = html.with_suffix(".pdf")
     print(f"wrote {html}" + (f" and {pdf}" if pdf.exists() else ""))
     return EXIT_OK

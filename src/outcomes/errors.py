@@ -62,5 +62,11 @@ class DataError(OutcomesError):
         )
 
 
+class PeriodError(OutcomesError):
+    """The period asked for has nothing to report: no episode was discharged in it, it starts
+    after the data's as-of date, or (for the report) it ends after that date and is not yet
+    fully observed. ``str(err)`` is one line naming the period and what the data covers."""
+
+
 class OutcomesWarning(UserWarning):
     """Something the user should know about a result (e.g. a window not yet over)."""

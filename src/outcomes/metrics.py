@@ -15,6 +15,7 @@ import polars as pl
 
 from outcomes.dataset import Dataset
 from outcomes.episodes import as_date, episodes
+from outcomes.errors import PeriodError
 from outcomes.intervals import mean_ci, wilson
 from outcomes.schema import DISCHARGE_REASONS, METRIC_COLUMNS
 
@@ -63,6 +64,80 @@ def period_bounds(period: str) -> tuple[dt.date, dt.date]:
     first = dt.date(year, 3 * q - 2, 1)
     last = dt.date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1) - dt.timedelta(days=1)
     return first, last
+
+
+def check_period(
+    ds: Dataset | pl.DataFrame,
+    period: str | None,
+    as_of: str | dt.date | None = None,
+    *,
+    require_full: bool = False,
+) -> None:
+    """Refuse a period that has nothing to report, before anything is computed or rendered.
+
+    Parameters
+    ----------
+    ds : Dataset
+        A loaded dataset (or a frame with a ``discharge_date`` column of dtype ``Date``, such
+        as the one :func:`outcomes.episodes` returns; ``as_of`` is then required).
+    period : str or None
+        A quarter (``2026Q3``), a year (``2026``) or a range (``2025Q4-2026Q3``); None for
+        every discharge up to ``as_of``.
+    as_of : str or date, optional
+        Data cut-off (default: the latest date in the data).
+    require_full : bool
+        Also refuse a period that ends after ``as_of`` (a quarter not fully observed): the
+        report asks for this. A trailing year that starts before the data does is fine.
+
+    Raises
+    ------
+    PeriodError
+        The period starts after ``as_of``; or ``require_full`` and it ends after ``as_of``;
+        or no episode was discharged in it (up to ``as_of``). The message is one line.
+    ValueError
+        ``period`` or ``as_of`` is malformed.
+
+    Examples
+    --------
+    >>> import outcomes
+    >>> from outcomes.metrics import check_period
+    >>> ds = outcomes.synth.generate(300, seed=1)
+    >>> check_period(ds, "2099Q1")
+    Traceback (most recent call last):
+    ...
+    outcomes.errors.PeriodError: 2099Q1 starts after the data's as-of date ...
+    """
+    if isinstance(ds, Dataset):
+        cut = as_date(as_of, ds.last_date)
+        discharges = ds.enrollments["discharge_date"]
+    else:
+        cut = as_date(as_of)
+        discharges = ds["discharge_date"]
+    discharges = discharges.drop_nulls().filter(discharges.drop_nulls() <= cut)
+    label = "the data" if period is None else str(period)
+    first, last = (dt.date.min, cut) if period is None else period_bounds(period)
+    full = _last_full_quarter(cut)
+    if require_full and last > cut:
+        raise PeriodError(
+            f"{label} ends after the data's as-of date {cut}; the last full quarter is {full}"
+        )
+    if first > cut:
+        raise PeriodError(
+            f"{label} starts after the data's as-of date {cut}; the last full quarter is {full}"
+        )
+    if not discharges.is_between(first, last).any():
+        span = (
+            f"the data's discharges run from {discharges.min()} to {discharges.max()}"
+            if discharges.len()
+            else f"the data has no discharge up to {cut}"
+        )
+        raise PeriodError(f"no episode was discharged in {label}: {span}")
+
+
+def _last_full_quarter(as_of: dt.date) -> str:
+    """The last quarter that ends on or before ``as_of``."""
+    current = f"{as_of.year}Q{(as_of.month - 1) // 3 + 1}"
+    return current if period_bounds(current)[1] <= as_of else shift_quarter(current, -1)
 
 
 def _proportions(as_of: dt.date) -> dict[str, tuple[pl.Expr, pl.Expr]]:

@@ -3,18 +3,32 @@
 The notebook ``notebooks/quarterly_report.ipynb`` holds the report's text and calls the library;
 this module only runs it with the parameters of :class:`ReportParams` and converts the executed
 notebook to a self-contained HTML page (no code cells, figures embedded, nothing fetched from
-the network), beside which it keeps the executed notebook.
+the network), with every published table as CSV, every figure as PNG and a PDF beside it.
+
+Nothing from the machine reaches those outputs: the notebook runs in a temporary folder, what
+its cells write to stderr (warnings with host paths and code lines) goes to the log (this
+process's stderr) and is removed from the notebook before conversion, and the executed
+notebook itself is not published (``keep_notebook=True`` keeps it, scrubbed of the data
+folder's path and of papermill's run metadata).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from outcomes.errors import OutcomesError
+
+if TYPE_CHECKING:
+    from outcomes.dataset import Dataset
 
 #: The report notebook, relative to the repository root (where the commands are run).
 NOTEBOOK = Path("notebooks") / "quarterly_report.ipynb"
@@ -22,6 +36,11 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 PERIOD_RE = re.compile(r"^\d{4}Q[1-4]$")
 #: Cells with this tag are for readers of the notebook only and are left out of the report.
 REMOVE_TAG = "notebook-only"
+#: The smallest suppression threshold allowed without an explicit override: CMS's cell-size
+#: suppression policy publishes no count from 1 to 10.
+MIN_THRESHOLD = 11
+#: What replaces the data folder's path in a kept executed notebook.
+DATA_PLACEHOLDER = "<data>"
 
 
 class ReportError(OutcomesError):
@@ -33,25 +52,57 @@ class ReportParams:
     """The parameters shared by the command line, the notebooks and the tests.
 
     The notebooks' ``parameters`` cells have exactly these names (``conf_level`` aside, which
-    the report notebook does not expose yet).
+    the report notebook does not expose yet), except ``allow_low_threshold``, which only
+    guards ``threshold`` and is not passed to the notebook.
+
+    ``threshold`` is at least :data:`MIN_THRESHOLD` (11), as CMS's cell-size suppression
+    policy requires; a lower one is refused unless ``allow_low_threshold=True``, for data
+    agreements that explicitly permit it. A higher one is always allowed.
     """
 
     period: str
     data_dir: str = "data/sample"
     as_of: str | None = None
-    threshold: int = 11
+    threshold: int = MIN_THRESHOLD
+    allow_low_threshold: bool = False
 
     def __post_init__(self) -> None:
         if not PERIOD_RE.match(self.period):
             raise ValueError(f"period must look like 2026Q3, not {self.period!r}")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, int):
+            raise TypeError(f"threshold must be an integer, not {self.threshold!r}")
         if self.threshold < 1:
             raise ValueError("threshold must be at least 1")
+        if self.threshold < MIN_THRESHOLD and not self.allow_low_threshold:
+            raise ValueError(
+                f"threshold {self.threshold} is below {MIN_THRESHOLD}, the smallest cell size "
+                "CMS's cell-size suppression policy allows; use a lower one only under an "
+                "agreement that permits it, with allow_low_threshold=True "
+                "(outcomes report --allow-low-threshold)"
+            )
 
     def notebook_parameters(self) -> dict[str, object]:
         """Parameters as papermill passes them (strings stay strings; the folder is absolute)."""
         params = dataclasses.asdict(self)
+        del params["allow_low_threshold"]
         params["data_dir"] = str(Path(self.data_dir).resolve())
         return params
+
+
+class Progress:
+    """Prints one line per stage on stderr with the seconds since it was made.
+
+    ``Progress()("rendering HTML")`` prints ``[ 3.2s] rendering HTML``. :func:`render` takes
+    any callable of one string instead (``lambda stage: None`` for silence).
+    """
+
+    def __init__(self, stream: TextIO | None = None):
+        self._stream = stream
+        self._start = time.perf_counter()
+
+    def __call__(self, stage: str) -> None:
+        stream = self._stream if self._stream is not None else sys.stderr
+        print(f"[{time.perf_counter() - self._start:4.1f}s] {stage}", file=stream, flush=True)
 
 
 def resolve_period(period: str, as_of) -> str:
@@ -103,6 +154,10 @@ def render(
     out_dir: str | Path = "reports",
     notebook: str | Path = NOTEBOOK,
     timeout: int = 600,
+    *,
+    dataset: Dataset | None = None,
+    keep_notebook: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
     """Run the report notebook and write ``<out_dir>/<period>/report.html``.
 
@@ -116,49 +171,94 @@ def render(
         The report notebook (default ``notebooks/quarterly_report.ipynb``).
     timeout : int
         Seconds one cell may run.
+    dataset : Dataset, optional
+        ``params.data_dir`` already loaded (the command line loads it to resolve ``latest``);
+        loaded here when not given. It is used to check the period before the notebook runs.
+    keep_notebook : bool
+        Also write the executed notebook as ``report.ipynb``, scrubbed: the data folder's
+        path replaced by ``<data>``, papermill's parameters and paths removed, no stderr
+        outputs. By default it is not published (a stale one from an earlier run is removed).
+    progress : callable, optional
+        Called with one line per stage (loading, checking the period, each section of the
+        notebook as it runs, HTML, tables and figures, PDF). Default :class:`Progress`: the
+        lines go to stderr with the elapsed seconds.
 
     Returns
     -------
     Path
-        The HTML file. Beside it: ``report.ipynb`` (the executed notebook), ``tables/*.csv``
-        (every published table), ``figures/*.png`` (every figure) and ``report.pdf`` when a
-        Chromium browser is installed.
+        The HTML file. Beside it: ``tables/*.csv`` (every published table), ``figures/*.png``
+        (every figure), ``report.pdf`` when a Chromium browser is installed, and
+        ``report.ipynb`` with ``keep_notebook``.
 
     Raises
     ------
+    PeriodError
+        The period ends after the as-of date or no episode was discharged in it (see
+        :func:`outcomes.metrics.check_period`); nothing is written.
     ReportError
         A cell failed; the message gives the cell's number, its first line and the error.
+        Nothing is published (with ``keep_notebook``, the partly executed notebook is kept).
     """
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
+    import shutil
+    import tempfile
 
+    from outcomes.metrics import check_period
+
+    say = Progress() if progress is None else progress
     if not Path(notebook).is_file():
         raise ReportError(f"no report notebook at {notebook}; run from the repository root")
+    if dataset is None:
+        from outcomes.io import load
+
+        say("loading the data")
+        dataset = load(params.data_dir, on_error="exclude")
+    say(f"checking the period {params.period}")
+    check_period(dataset, params.period, params.as_of, require_full=True)
+    from papermill.exceptions import PapermillExecutionError  # slow import: after the checks
 
     folder = Path(out_dir) / params.period
-    folder.mkdir(parents=True, exist_ok=True)
-    executed = folder / "report.ipynb"
-    try:
-        pm.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=params.notebook_parameters(),
-            kernel_name="python3",
-            cwd=str(Path(notebook).parent),
-            execution_timeout=timeout,
-            progress_bar=False,
-        )
-    except PapermillExecutionError as err:
-        first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
-        raise ReportError(
-            f"cell {err.exec_count} of {Path(notebook).name} failed ({first_line!r}): "
-            f"{err.ename}: {err.evalue}. The partly executed notebook is {executed}."
-        ) from None
-    html = folder / "report.html"
-    html.write_text(to_html(executed), encoding="utf-8")
-    save_outputs(executed, folder)
-    to_pdf(html)
+    kept = folder / "report.ipynb"
+    # The executed notebook holds the data folder's absolute path (papermill's injected
+    # parameters and metadata) and whatever the cells wrote to stderr: it is made in a
+    # temporary folder, scrubbed there, and leaves it only when asked for.
+    with tempfile.TemporaryDirectory(prefix="outcomes-report-") as tmp:
+        executed = Path(tmp) / "report.ipynb"
+        say("starting the notebook's kernel")
+        try:
+            _execute(notebook, executed, params, timeout, say)
+        except PapermillExecutionError as err:
+            first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
+            if keep_notebook and executed.exists():
+                _write_scrubbed(executed, kept, params.data_dir)
+                where = f"The partly executed notebook is {kept}."
+            else:
+                where = "keep_notebook=True (--keep-notebook) keeps the partly executed notebook."
+            raise ReportError(
+                f"cell {err.exec_count} of {Path(notebook).name} failed ({first_line!r}): "
+                f"{err.ename}: {err.evalue}. {where}"
+            ) from None
+        _write_scrubbed(executed, executed, params.data_dir)
+        say("rendering HTML")
+        page = to_html(executed)
+        leaked = [p for p in _machine_paths(params.data_dir) if p in page]
+        if leaked:  # the scrub above should make this impossible: refuse rather than publish
+            raise ReportError(
+                "the rendered report would show the data folder's path; nothing was written"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        html = folder / "report.html"
+        html.write_text(page, encoding="utf-8")
+        say("writing tables and figures")
+        save_outputs(executed, folder)
+        if keep_notebook:
+            shutil.copyfile(executed, kept)
+        else:
+            kept.unlink(missing_ok=True)
+    say("printing the PDF")
+    if to_pdf(html) is None:
+        say("no PDF: no Chromium browser on the PATH")
     write_index(out_dir)
+    say(f"done: {html}")
     return html
 
 
@@ -318,3 +418,176 @@ def save_outputs(executed_notebook: str | Path, folder: str | Path) -> list[Path
                         csv.writer(f).writerows(rows)
                     written.append(path)
     return written
+
+
+# --- running the notebook quietly and scrubbing what it leaves --------------------------------
+
+
+def _execute(
+    notebook: str | Path,
+    executed: Path,
+    params: ReportParams,
+    timeout: int,
+    say: Callable[[str], None],
+) -> None:
+    """Run the notebook with papermill into ``executed``: one progress line per ``## ``
+    section, the cells' stderr (warnings and the like) echoed live to this process's stderr."""
+    import papermill as pm
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register(_ENGINE, _talkative_engine())
+    pm.execute_notebook(
+        str(notebook),
+        str(executed),
+        parameters=params.notebook_parameters(),
+        engine_name=_ENGINE,
+        kernel_name="python3",
+        cwd=str(Path(notebook).parent),
+        execution_timeout=timeout,
+        progress_bar=False,
+        stderr_file=sys.stderr,  # the log: the user sees the warnings; scrub() drops them
+        on_cell_start=_section_announcer(say),
+        **_quiet_kernel(),
+    )
+
+
+_ENGINE = "outcomes-report"
+
+
+def _talkative_engine():
+    """papermill's nbclient engine, calling ``on_cell_start(cells, index)`` before each cell."""
+    from papermill.engines import NBClientEngine
+
+    class TalkativeEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, on_cell_start=None, **kwargs):
+            if on_cell_start is not None:
+                cell_start = nb_man.cell_start
+
+                def announce_then_start(cell, cell_index=None, **kw):
+                    on_cell_start(nb_man.nb.cells, cell_index)
+                    return cell_start(cell, cell_index, **kw)
+
+                nb_man.cell_start = announce_then_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    return TalkativeEngine
+
+
+def _section_announcer(say: Callable[[str], None]) -> Callable[[list, int], None]:
+    """A cell-start callback that says which ``## `` section of the notebook runs now
+    (``running the notebook: Summary (cell 5/34)``), once per section."""
+    last: list[str] = []
+
+    def on_cell_start(cells, index) -> None:
+        section = "setting up"
+        for cell in cells[: (index or 0) + 1]:
+            first = (cell.source.strip().splitlines() or [""])[0]
+            if cell.cell_type == "markdown" and first.startswith("## "):
+                section = first[3:].strip()
+        if last[-1:] != [section]:
+            last.append(section)
+            say(f"running the notebook: {section} (cell {(index or 0) + 1}/{len(cells)})")
+
+    return on_cell_start
+
+
+def _quiet_kernel() -> dict[str, object]:
+    """Keyword arguments for papermill that keep ipykernel's "Kernel is running over TCP
+    without encryption" warning off the terminal.
+
+    ipykernel prints it (from the kernel process, whose stderr is ours) whenever its ZeroMQ
+    channels use TCP without CurveZMQ keys. The kernel binds to 127.0.0.1 only and lives as
+    long as this run, so nothing leaves the machine; still, a warning about plain-text
+    traffic alarms anyone handling 42 CFR Part 2 records. Where jupyter_client can provision
+    CurveZMQ keys (``KernelManager.transport_encryption``, jupyter_client >= 8.10, pyzmq with
+    libsodium, a kernelspec declaring ``supported_encryption: curve``), we simply encrypt,
+    and the warning has no reason to appear. Otherwise the kernel's own log is set to ERROR,
+    which silences that warning (and the kernel application's other warnings, never about
+    the report) while the cells' warnings still reach the log through their stderr.
+    """
+    import zmq
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+        declares_curve = "curve" in str(spec.metadata.get("supported_encryption", "")).lower()
+    except NoSuchKernel:
+        declares_curve = False
+    encryptable = "transport_encryption" in KernelManager.class_trait_names()
+    if declares_curve and encryptable and zmq.has("curve"):
+        return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})}
+    return {"extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
+
+
+def _machine_paths(data_dir: str | Path) -> list[str]:
+    """The spellings of the data folder's absolute path a notebook may hold, longest first."""
+    paths = {str(Path(data_dir).resolve()), os.path.abspath(data_dir)}
+    if Path(data_dir).is_absolute():
+        paths.add(str(data_dir))
+    return sorted((p for p in paths if p not in ("/", "")), key=len, reverse=True)
+
+
+def scrub(nb, data_dir: str | Path) -> list[str]:
+    """Remove what belongs to the machine, not the report, from an executed notebook (in place).
+
+    - every ``stream`` output named ``stderr`` (warnings carry host paths and code lines;
+      :func:`render` has already echoed them to the log);
+    - papermill's run metadata that names paths: ``parameters``, ``default_parameters``,
+      ``input_path``, ``output_path``, ``environment_variables``;
+    - the data folder's absolute path wherever it remains (the injected parameters cell,
+      outputs) becomes ``<data>``.
+
+    Returns the stderr texts removed, in order.
+    """
+    removed: list[str] = []
+    for cell in nb.cells:
+        if "outputs" not in cell:
+            continue
+        keep = []
+        for output in cell.outputs:
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                text = output.get("text", "")
+                removed.append(text if isinstance(text, str) else "".join(text))
+            else:
+                keep.append(output)
+        cell.outputs = keep
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        for key in (
+            "parameters",
+            "default_parameters",
+            "input_path",
+            "output_path",
+            "environment_variables",
+        ):
+            meta.pop(key, None)
+    paths = _machine_paths(data_dir)
+
+    def clean(value):
+        if isinstance(value, str):
+            for path in paths:
+                value = value.replace(path, DATA_PLACEHOLDER)
+            return value
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        if isinstance(value, dict):
+            for key in list(value):
+                value[key] = clean(value[key])
+            return value
+        return value
+
+    clean(nb)
+    return removed
+
+
+def _write_scrubbed(source: Path, target: Path, data_dir: str | Path) -> None:
+    """Read an executed notebook, :func:`scrub` it, and write it to ``target``."""
+    import nbformat
+
+    nb = nbformat.read(str(source), as_version=4)
+    scrub(nb, data_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(target))
