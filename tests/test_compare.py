@@ -244,3 +244,101 @@ def test_planted_readmission_risk_differences_are_covered():
         }
         assert rows["iptw"]["ci_low"] < truth < rows["iptw"]["ci_high"], (h, truth, rows["iptw"])
         assert rows["naive"]["estimate"] < truth  # residential clients are sicker
+
+
+# --- models that cannot be estimated ----------------------------------------------------------
+
+
+def _tiny(**columns) -> pl.DataFrame:
+    """Eight episodes of eight clients, four iop then four residential."""
+    return pl.DataFrame(
+        {
+            "client_id": [f"C{i}" for i in range(8)],
+            "program_type": ["iop"] * 4 + ["residential"] * 4,
+            **columns,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("covariate", "values", "why"),
+    [
+        # L = "b" exactly for residential: logit P(iop) = b0 + b1 [L = b] gains likelihood
+        # without end as b1 -> -inf (every residential episode is predicted exactly)
+        ("L", ["a"] * 4 + ["b"] * 4, "L[b] occurs among residential episodes only"),
+        # x <= 4 exactly for iop: any b1 < 0 with the cut at 4.5 separates, the likelihood
+        # tends to 1 as b1 -> -inf and has no maximum
+        ("x", [1, 2, 3, 4, 5, 6, 7, 8], "separation"),
+    ],
+)
+def test_a_separating_propensity_model_raises_estimation_error(covariate, values, why):
+    """Worked by hand: the covariate predicts the program exactly, so the logistic model's
+    maximum-likelihood estimate does not exist."""
+    from outcomes.errors import EstimationError
+
+    ep = _tiny(**{covariate: values, "completed": [True, False] * 4})
+    with pytest.raises(EstimationError) as err:
+        compare.compare(ep, covariates=[covariate], n_boot=5)
+    message = str(err.value)
+    assert message.startswith("the propensity model of iop against residential could not be")
+    assert why in message and "separation" in message and "\n" not in message
+
+
+def test_a_program_without_events_raises_estimation_error():
+    """Every iop episode completed: its risk is 1, the outcome model separates on the program
+    (and with none completed, the log of the risk would not exist). The propensity is fine:
+    L is balanced, ps = 1/2 everywhere."""
+    from outcomes.errors import EstimationError
+
+    ep = _tiny(L=["a", "a", "b", "b"] * 2, completed=[True] * 4 + [True, False] * 2)
+    assert compare.propensity(ep, covariates=["L"]).data["ps"].to_list() == pytest.approx([0.5] * 8)
+    with pytest.raises(EstimationError, match=r"too few events \(4 of 4 iop episodes completed"):
+        compare.completion_effects(ep, covariates=["L"], n_boot=5)
+
+
+def test_numerical_failures_become_estimation_errors():
+    from outcomes.compare._weights import estimating
+    from outcomes.errors import EstimationError
+
+    with pytest.raises(EstimationError, match=r"the naive Cox model .* singular design"):
+        with estimating("the naive Cox model of readmission"):
+            raise np.linalg.LinAlgError("Singular matrix")
+    with pytest.raises(EstimationError, match="numerical failure"):
+        with estimating("the iptw completion effect", strict=False):
+            raise ZeroDivisionError("float division by zero")
+
+
+def test_small_datasets_raise_estimation_error_not_linalg_error():
+    """Issue #11: the 60-client report's comparison failed with LinAlgError. `outcomes synth
+    --clients 60 --seed 1 --start 2025-01-01 --end 2026-09-30`: with 53 episodes for 28
+    covariate terms, levels such as age_group 12-17 occur in one program only."""
+    from outcomes.errors import EstimationError
+
+    ep = outcomes.episodes(synth.generate(60, seed=1, start="2025-01-01", end="2026-09-30"))
+    with pytest.raises(EstimationError, match=r"propensity model .* perfect separation"):
+        compare.compare(ep, "iop", "residential", n_boot=5)
+
+
+def test_a_text_covariate_with_nearly_all_distinct_values_is_never_one_hot_encoded():
+    """A race_ethnicity column of unique e-mails made the comparison one-hot encode ~5,000
+    levels and time out; it is refused at once, naming the column."""
+    from outcomes.errors import CovariateError, EstimationError, OutcomesError
+
+    frame = pl.DataFrame({"race_ethnicity": [f"person{i}@example.com" for i in range(60)]})
+    with pytest.raises(CovariateError) as err:
+        compare.design_matrix(frame, ["race_ethnicity"])
+    assert isinstance(err.value, ValueError) and isinstance(err.value, EstimationError)
+    assert isinstance(err.value, OutcomesError)
+    message = str(err.value)
+    assert "'race_ethnicity' has 60 distinct values in 60 rows" in message
+    assert "\n" not in message and "@" not in message
+    # more than half the rows (and more than 10 levels) is refused too; fewer is fine
+    twelve = [f"l{i % 12}" for i in range(20)]
+    with pytest.raises(CovariateError):
+        compare.design_matrix(pl.DataFrame({"s": twelve}), ["s"])
+    assert compare.design_matrix(pl.DataFrame({"s": twelve + twelve[:10]}), ["s"]).width == 11
+    # through the comparison: reported at once (a one-line error), not after hours
+    ep = _analysis_episodes(400, seed=3)
+    ep = ep.with_columns((pl.lit("p") + pl.int_range(pl.len()).cast(pl.String)).alias("race"))
+    with pytest.raises(CovariateError, match="covariate 'race'"):
+        compare.compare(ep, covariates=["race", "prior_episodes"], n_boot=5)

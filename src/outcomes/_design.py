@@ -7,7 +7,14 @@ from typing import Literal
 
 import polars as pl
 
+from outcomes.errors import CovariateError
+
 Reference = Literal["first", "most_frequent"]
+
+#: A text covariate with more levels than this is refused (never one-hot encoded) ...
+MAX_LEVELS = 50
+#: ... and so is one with more than this many levels and more levels than half the rows.
+MAX_LEVELS_PER_ROW_FROM = 10
 
 
 def design(
@@ -35,6 +42,15 @@ def design(
             cols.append(values.alias(name))
         else:
             text = s.cast(pl.String).fill_null("missing")
+            n_levels = text.n_unique()
+            if n_levels > MAX_LEVELS or (
+                n_levels > MAX_LEVELS_PER_ROW_FROM and n_levels > frame.height / 2
+            ):
+                raise CovariateError(
+                    f"covariate {name!r} has {n_levels} distinct values in {frame.height} rows: "
+                    f"too many to one-hot encode (at most {MAX_LEVELS}, and at most half the "
+                    "rows); group its values into a few categories or leave it out"
+                )
             if reference == "first":
                 levels = sorted(text.unique().to_list())
             else:

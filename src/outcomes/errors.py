@@ -28,14 +28,24 @@ class InputError(OutcomesError):
 
 
 class IdentifierError(InputError):
-    """A file carries a direct-identifier column: the tool takes de-identified data only.
+    """A file carries a direct identifier (by column name or by value): the tool takes
+    de-identified data only.
 
-    ``columns`` maps each refused file name to the offending column names.
+    ``columns`` maps each refused file name to the offending column names. ``found`` lists
+    ``(file, column, kind, row)`` per offending column: what it looks like and the spreadsheet
+    row of one value that gave it away (``None`` when the column name did). No value is ever
+    kept, here or in the message.
     """
 
-    def __init__(self, problems: list[str] | str, columns: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        problems: list[str] | str,
+        columns: dict[str, list[str]] | None = None,
+        found: list[tuple[str, str, str, int | None]] | None = None,
+    ):
         super().__init__(problems)
         self.columns = dict(columns or {})
+        self.found = list(found or [])
 
 
 class DataError(OutcomesError):
@@ -66,6 +76,17 @@ class PeriodError(OutcomesError):
     """The period asked for has nothing to report: no episode was discharged in it, it starts
     after the data's as-of date, or (for the report) it ends after that date and is not yet
     fully observed. ``str(err)`` is one line naming the period and what the data covers."""
+
+
+class EstimationError(OutcomesError):
+    """A model could not be estimated from these data: perfect separation, too few events,
+    or a singular design. ``str(err)`` is one line naming the model and the reason, so that a
+    caller can report the estimate as "could not be estimated"."""
+
+
+class CovariateError(EstimationError, ValueError):
+    """A covariate cannot enter a model: a text column with so many distinct values (free text,
+    a key) that one-hot encoding it would make a column per row."""
 
 
 class OutcomesWarning(UserWarning):

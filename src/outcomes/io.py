@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io as _io
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -29,12 +30,18 @@ from outcomes.errors import DataError, IdentifierError, InputError
 from outcomes.schema import (
     ACCOUNTING_COLUMNS,
     FILE_EXTENSIONS,
+    FREE_TEXT_MIN_DISTINCT,
     IDENTIFIER_VALUE_PATTERNS,
+    KEY_COLUMNS,
+    NUMBER_VALUE_PATTERNS,
+    PERSON_NAME_MIN_DISTINCT,
+    PERSON_NAME_PATTERN,
     SPECS,
-    ZIP_PATTERN,
+    ZIP_KIND,
+    ZIP_MAX_DIGITS,
     TableSpec,
     identifier_kind,
-    normalise_column_name,
+    is_zip_column,
 )
 
 OnError = Literal["raise", "exclude"]
@@ -168,6 +175,7 @@ def _read_all(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
     problems: list[str] = []
     identifiers: dict[str, list[str]] = {}
     id_problems: list[str] = []
+    id_found: list[tuple[str, str, str, int | None]] = []
     frames: dict[str, pl.DataFrame] = {}
     files: dict[str, str] = {}
     for name, spec in SPECS.items():
@@ -189,14 +197,11 @@ def _read_all(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
             problems.extend(err.problems)
             continue
         frame = _match_contract_names(frame, spec, file)
-        found = _identifier_columns(frame, spec)
+        found = _identifiers(frame, spec)
         if found:
-            identifiers[file.name] = [c for c, _ in found]
-            id_problems.extend(
-                f"{file.name}: column '{col}' looks like {kind}. outcomes takes de-identified "
-                f"data only: drop the column '{col}' from the export and try again."
-                for col, kind in found
-            )
+            identifiers[file.name] = [f.column for f in found]
+            id_found.extend((file.name, f.column, f.kind, f.row) for f in found)
+            id_problems.extend(f.message(file.name) for f in found)
             continue
         missing = [c for c in spec.required_names if c not in frame.columns]
         if missing:
@@ -208,7 +213,7 @@ def _read_all(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
         frames[name] = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
         files[name] = file.name
     if id_problems:
-        raise IdentifierError(id_problems + problems, identifiers)
+        raise IdentifierError(id_problems + problems, identifiers, id_found)
     if problems:
         raise InputError(problems)
     return frames, files
@@ -294,22 +299,125 @@ def _match_contract_names(frame: pl.DataFrame, spec: TableSpec, file: Path) -> p
     return frame.rename(renames) if renames else frame
 
 
-def _identifier_columns(frame: pl.DataFrame, spec: TableSpec) -> list[tuple[str, str]]:
-    found = []
+# ---------------------------------------------------------------------------------------------
+# Direct identifiers: by column name, then by value (never echoing the value anywhere)
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A direct identifier in a column: what it looks like, and the spreadsheet row of one
+    value that gave it away (``None`` when the column name did)."""
+
+    column: str
+    kind: str
+    row: int | None = None
+
+    def message(self, file: str) -> str:
+        if self.row is None:
+            return (
+                f"{file}: column '{self.column}' looks like {self.kind}. outcomes takes "
+                f"de-identified data only: drop the column '{self.column}' from the export and "
+                "try again."
+            )
+        fix = (
+            "replace them with pseudonymous keys made for the export"
+            if self.column in KEY_COLUMNS
+            else f"remove them (or the column '{self.column}') from the export"
+        )
+        return (
+            f"{file}: column '{self.column}' holds values that look like {self.kind}, as in row "
+            f"{self.row}. outcomes takes de-identified data only: {fix} and try again."
+        )
+
+
+_ANY_IDENTIFIER = "|".join(f"(?:{pattern})" for _, pattern in IDENTIFIER_VALUE_PATTERNS)
+_ANY_NUMBER_IDENTIFIER = "|".join(f"(?:{pattern})" for _, pattern in NUMBER_VALUE_PATTERNS)
+_TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
+
+
+def _identifiers(frame: pl.DataFrame, spec: TableSpec) -> list[_Found]:
+    """Columns that carry a direct identifier: by name (outside the contract), then by value.
+
+    Every text column (contract columns included) is reduced to its distinct values (one hash
+    pass per column, the columns in parallel: a session file repeats a few codes and dates
+    millions of times), which vectorised regular expressions then search: an e-mail, SSN,
+    phone number, MRN or IP address anywhere in a value; how many values look like person
+    names; for ZIP columns, a value of more than three digits; for the contract's code
+    columns, how many distinct values. Number columns are searched for SSNs and phone numbers
+    among their 9- to 11-digit whole values. Only a column with a hit is read again, to find
+    the first row holding one.
+    """
+    found: dict[str, _Found] = {}
     for col in frame.columns:
-        if col in spec.names:
-            continue
-        kind = identifier_kind(col)
-        if kind is None and ZIP_PATTERN.match(normalise_column_name(col)):
-            digits = frame[col].cast(pl.String).str.replace_all(r"\D", "").str.len_chars()
-            if (digits > 3).any():
-                kind = "a ZIP code with more than 3 digits"
-        if kind is None and frame[col].dtype == pl.String:
-            values = frame[col].str.strip_chars()
-            for what, pattern in IDENTIFIER_VALUE_PATTERNS:
-                if values.str.contains(pattern).any():
-                    kind = f"{what} (from its values)"
-                    break
+        kind = identifier_kind(col) if col not in spec.names else None
         if kind is not None:
-            found.append((col, kind))
-    return found
+            found[col] = _Found(col, kind)
+    screened = [c for c in frame.columns if c not in found]
+    zips = [c for c in screened if c not in spec.names and is_zip_column(c)]
+    texts = [c for c in screened if isinstance(frame.schema[c], _TEXT_TYPES) or c in zips]
+    numbers = [c for c in screened if frame.schema[c].is_numeric() and c not in zips]
+    codes = [
+        c
+        for c in texts
+        if c in spec.names and spec.column(c).kind in ("code", "str") and c not in KEY_COLUMNS
+    ]
+    as_text = [frame.lazy().select(pl.col(c).cast(pl.String).unique()) for c in texts]
+    distinct = {f.columns[0]: f.to_series().drop_nulls() for f in pl.collect_all(as_text)}
+
+    def first(mask: pl.Expr) -> pl.Expr:
+        """Index of the first row where ``mask`` holds (null when none does)."""
+        return mask.fill_null(False).arg_true().first()
+
+    def first_row(col: str, values: pl.Series) -> int:
+        """Spreadsheet row (header = row 1) of the first value of ``col`` among ``values``."""
+        hits = pl.col(col).cast(pl.String).is_in(values.cast(pl.String).implode())
+        return int(frame.select(first(hits)).item()) + 2
+
+    def add(col: str, kind: str, row: int) -> None:
+        if col not in found:  # one kind per column: the first question that finds one
+            found[col] = _Found(col, kind, row)
+
+    for c in zips:
+        u = distinct[c]
+        digits = u.str.replace(r"\.0*$", "").str.count_matches("[0-9]")
+        if (too_long := u.filter(digits > ZIP_MAX_DIGITS)).len():
+            add(c, ZIP_KIND, first_row(c, too_long))
+    for c in texts:
+        u = distinct[c]
+        if (bad := u.filter(u.str.contains(_ANY_IDENTIFIER))).len():
+            row = first_row(c, bad)
+            add(c, _value_kind(frame[c].slice(row - 2, 1), IDENTIFIER_VALUE_PATTERNS), row)
+    for c in numbers:
+        whole = pl.col(c).cast(pl.Int64, strict=False)  # Int32 cannot hold the bounds
+        long = (whole.is_between(10**8, 2 * 10**10) & (pl.col(c) == whole)).fill_null(False)
+        if not frame.select(long.any()).item():
+            continue  # the usual case: no 9- to 11-digit whole number at all
+        index = frame.select(
+            first(long & whole.cast(pl.String).str.contains(_ANY_NUMBER_IDENTIFIER))
+        ).item()
+        if index is not None:
+            one = frame[c].slice(index, 1).cast(pl.Int64)
+            add(c, _value_kind(one, NUMBER_VALUE_PATTERNS), index + 2)
+    for c in texts:
+        u = distinct[c]
+        if (names := u.filter(u.str.contains(PERSON_NAME_PATTERN))).len() >= (
+            PERSON_NAME_MIN_DISTINCT
+        ):
+            add(c, f"person names ({names.len()} distinct ones)", first_row(c, names))
+    for c in codes:
+        u = distinct[c].str.strip_chars()
+        n_distinct = u.filter(u.str.len_chars() > 0).n_unique()
+        given = frame.height - frame[c].null_count()
+        if n_distinct > FREE_TEXT_MIN_DISTINCT and n_distinct > given / 2:
+            kind = (
+                f"free text or a unique code ({n_distinct} distinct values in {given} rows, "
+                "where a code column holds a short list of codes)"
+            )
+            add(c, kind, first_row(c, distinct[c]))
+    return [found[c] for c in frame.columns if c in found]
+
+
+def _value_kind(one: pl.Series, patterns: tuple[tuple[str, str], ...]) -> str:
+    """Which pattern a one-value series matches (the value itself never leaves here)."""
+    text = one.cast(pl.String)
+    return next((kind for kind, p in patterns if text.str.contains(p).any()), patterns[0][0])

@@ -15,12 +15,31 @@ from outcomes.compare._weights import (
     Estimand,
     Propensity,
     balance,
+    estimating,
     evalue,
     iptw,
     propensity,
     weight_diagnostics,
 )
+from outcomes.errors import EstimationError
 from outcomes.intervals import z_value
+
+
+def _need_both_outcomes(ps: Propensity, outcome: str) -> None:
+    """Raise unless each program has episodes with and without the (0/1) outcome: a risk of 0
+    has no log, and a risk of 0 or 1 in a program separates the outcome model on it."""
+    data = ps.data.with_columns(pl.col(outcome).cast(pl.Float64).alias("__y"))
+    for treated, program in ((True, ps.treatment), (False, ps.control)):
+        y = data.filter(pl.col("treated") == treated)["__y"]
+        if y.sum() == 0 or y.sum() == y.len():
+            raise EstimationError(
+                f"the effects on '{outcome}' could not be estimated: too few events "
+                f"({int(y.sum())} of {y.len()} {program} episodes {outcome})"
+            )
+
+
+def _finite(*values: float | None) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
 
 
 def _hajek(y, t, w, groups, z) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
@@ -81,9 +100,16 @@ def completion_effects(
         ``completion_risk_ratio``), ``method`` (naive, iptw, regression), ``estimand``,
         ``estimate, ci_low, ci_high`` (differences are treated minus control), ``n_treated,
         n_control``.
+
+    Raises
+    ------
+    EstimationError
+        The propensity model cannot be estimated (:func:`propensity`), or a program has no
+        completed or no uncompleted episode, or an estimate is not finite.
     """
     ep = episodes.filter(pl.col(outcome).is_not_null())
     ps = propensity(ep, treatment, control, covariates)
+    _need_both_outcomes(ps, outcome)
     weighted = iptw(ps, estimand, trim=trim, truncate=truncate)
     z = z_value(conf_level)
     rows = []
@@ -96,10 +122,17 @@ def completion_effects(
         w = frame["weight"].to_numpy()
         g = frame[cluster].to_numpy()
         n1, n0 = int(t.sum()), int((~t).sum())
-        diff, ratio = _hajek(y, t, w, g, z)
+        with estimating(f"the {method} completion effect", strict=False):
+            diff, ratio = _hajek(y, t, w, g, z)
         rows.append(("completion_risk_difference", method, *diff, n1, n0))
         rows.append(("completion_risk_ratio", method, *ratio, n1, n0))
-    rd, rr, boot = _gcomp(ps, outcome, estimand, cluster, n_boot, seed)
+    with estimating("the outcome regression of completion", strict=False):
+        rd, rr, boot = _gcomp(ps, outcome, estimand, cluster, n_boot, seed)
+    if not _finite(rd, rr):
+        raise EstimationError(
+            "the outcome regression of completion could not be estimated: its predictions are "
+            "not finite (too few episodes for the covariates)"
+        )
     alpha = (1 - conf_level) / 2 * 100
     n1, n0 = int(ps.data["treated"].sum()), int((~ps.data["treated"]).sum())
     rows.append(
@@ -128,6 +161,22 @@ def completion_effects(
         orient="row",
     )
     return out
+
+
+#: A program log hazard ratio beyond this (a ratio over 20,000) means the Cox fit diverged.
+MAX_LOG_HAZARD_RATIO = 10.0
+
+
+def _need_readmissions(ps: Propensity) -> None:
+    """Raise unless each program has a readmission: with none, its hazard is 0 and the
+    hazard ratio runs off to 0 or infinity."""
+    for treated, program in ((True, ps.treatment), (False, ps.control)):
+        group = ps.data.filter(pl.col("treated") == treated)
+        if group["event"].sum() == 0:
+            raise EstimationError(
+                "the Cox models of readmission could not be estimated: too few events (no "
+                f"readmission among {group.height} {program} episodes)"
+            )
 
 
 def _gcomp_once(x, t, y, target):
@@ -187,11 +236,19 @@ def readmission_effects(
     polars.DataFrame
         :data:`EFFECT_COLUMNS`, ``outcome`` ``readmission_hazard_ratio`` and
         ``readmission_risk_difference_<h>d``.
+
+    Raises
+    ------
+    EstimationError
+        The propensity model cannot be estimated (:func:`propensity`), a program has no
+        readmission, or a Cox model or risk cannot be estimated (singular design, a fit that
+        diverges).
     """
     from outcomes.survival import cox, readmission_data, survival_at
 
     data = readmission_data(episodes).filter(pl.col("program_type").is_in([treatment, control]))
     ps = propensity(data, treatment, control, covariates)
+    _need_readmissions(ps)
     weighted = iptw(ps, estimand, trim=trim, truncate=truncate)
     z = z_value(conf_level)
     n1 = int(ps.data["treated"].sum())
@@ -199,33 +256,32 @@ def readmission_effects(
     rows = []
     design = ps.design.rename({c: f"__cov{i}" for i, c in enumerate(ps.design.columns)})
     with_design = ps.data.with_columns(pl.col("treated").cast(pl.Int8)).hstack(design)
-    fits = {
-        "naive": cox(
-            ps.data.with_columns(pl.col("treated").cast(pl.Int8)),
-            "time",
-            "event",
-            ["treated"],
-            cluster=cluster,
-            conf_level=conf_level,
-        ),
-        "iptw": cox(
-            weighted.with_columns(pl.col("treated").cast(pl.Int8)),
-            "time",
-            "event",
-            ["treated"],
-            weights="weight",
-            cluster=cluster,
-            conf_level=conf_level,
-        ),
-        "regression": cox(
-            with_design,
-            "time",
-            "event",
-            ["treated", *design.columns],
-            cluster=cluster,
-            conf_level=conf_level,
-        ),
+    models = {
+        "naive": (ps.data.with_columns(pl.col("treated").cast(pl.Int8)), ["treated"], None),
+        "iptw": (weighted.with_columns(pl.col("treated").cast(pl.Int8)), ["treated"], "weight"),
+        "regression": (with_design, ["treated", *design.columns], None),
     }
+    n_events = int(ps.data["event"].sum())
+    fits = {}
+    for method, (frame, terms, weights) in models.items():
+        model = f"the {method} Cox model of readmission"
+        with estimating(model, strict=False):
+            fits[method] = cox(
+                frame,
+                "time",
+                "event",
+                terms,
+                weights=weights,
+                cluster=cluster,
+                conf_level=conf_level,
+            )
+        r = fits[method].coefficients.row(0, named=True)
+        values = (r["estimate"], r["ci_low"], r["ci_high"], r["hazard_ratio"])
+        if not _finite(*values) or abs(r["estimate"]) > MAX_LOG_HAZARD_RATIO:
+            raise EstimationError(
+                f"{model} could not be estimated: the fit diverged (too few events: "
+                f"{n_events} readmissions for {len(terms)} terms)"
+            )
     for method, fit in fits.items():
         r = fit.coefficients.row(0, named=True)
         rows.append(
@@ -246,6 +302,11 @@ def readmission_effects(
             if True not in cells or False not in cells:
                 continue  # a group is not followed that long
             a, b = cells[True], cells[False]
+            if not _finite(a["estimate"], b["estimate"], a["std_error"], b["std_error"]):
+                raise EstimationError(
+                    f"the {method} readmission risk at {h} days could not be estimated: its "
+                    "standard error is undefined (too few episodes followed that long)"
+                )
             est = b["estimate"] - a["estimate"]  # (1 - S1) - (1 - S0)
             se = math.hypot(a["std_error"], b["std_error"])
             rows.append(
@@ -310,6 +371,15 @@ def compare(
     Returns
     -------
     Comparison
+
+    Raises
+    ------
+    EstimationError
+        A model cannot be estimated from these episodes (too few of them, or of events, for the
+        covariates): the one-line message names the model and the reason (perfect separation,
+        too few events, singular design), so that a caller can report the comparison as "could
+        not be estimated". :class:`~outcomes.errors.CovariateError` (a subclass) when a text
+        covariate has too many levels to one-hot encode.
     """
     completion = completion_effects(
         episodes,

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import polars as pl
 import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import (
+    PerfectSeparationError,
+    PerfectSeparationWarning,
+    SingularMatrixWarning,
+)
 
 from outcomes._design import design
+from outcomes.errors import EstimationError
 
 #: Baseline case-mix columns used by default (never post-assignment ones such as modality).
 DEFAULT_COVARIATES = (
@@ -44,6 +52,58 @@ EFFECT_COLUMNS = (
     "n_control",
 )
 Estimand = Literal["ate", "att"]
+
+#: A fitted propensity closer than this to 0 or 1 means the model separates the programs.
+SEPARATION_TOLERANCE = 1e-6
+
+
+@contextmanager
+def estimating(model: str, strict: bool = True) -> Iterator[None]:
+    """Turn the ways a model fit fails numerically into one :class:`EstimationError` whose
+    one-line message names ``model`` and the reason.
+
+    ``strict``: statsmodels' perfect-separation and singular-design warnings fail the fit too
+    (they are only warnings there, and the estimates they come with are meaningless).
+    """
+    with warnings.catch_warnings():
+        if strict:
+            warnings.simplefilter("error", PerfectSeparationWarning)
+            warnings.simplefilter("error", SingularMatrixWarning)
+        try:
+            yield
+        except (PerfectSeparationWarning, PerfectSeparationError) as err:
+            raise EstimationError(
+                f"{model} could not be estimated: perfect separation (some covariate pattern "
+                "predicts the outcome exactly; too few episodes for the covariates)"
+            ) from err
+        except (SingularMatrixWarning, np.linalg.LinAlgError) as err:
+            raise EstimationError(
+                f"{model} could not be estimated: singular design (covariates are collinear "
+                "or too few episodes and events for them)"
+            ) from err
+        except (OverflowError, FloatingPointError, ZeroDivisionError) as err:
+            raise EstimationError(
+                f"{model} could not be estimated: numerical failure ({type(err).__name__}; too "
+                "few episodes or events)"
+            ) from err
+
+
+def _separation(design: pl.DataFrame, treated: np.ndarray, treatment: str, control: str) -> str:
+    """Why a propensity model must separate, or "": levels met in one program only."""
+    x = design.to_numpy()
+    in_treated, in_control = x[treated].sum(axis=0), x[~treated].sum(axis=0)
+    one_sided = [
+        (name, treatment if in_treated[j] else control)
+        for j, name in enumerate(design.columns)
+        if "[" in name and (in_treated[j] == 0) != (in_control[j] == 0)
+    ]
+    if not one_sided:
+        return ""
+    name, program = one_sided[0]
+    more = (
+        f" (and {len(one_sided) - 1} more levels in one program only)" if len(one_sided) > 1 else ""
+    )
+    return f"{name} occurs among {program} episodes only{more}"
 
 
 @dataclass(frozen=True)
@@ -114,6 +174,14 @@ def propensity(
     -------
     Propensity
 
+    Raises
+    ------
+    EstimationError
+        The model cannot be estimated: there are no covariates (or none varies), a covariate
+        level occurs in one program only, the fit separates the programs (a propensity within
+        :data:`SEPARATION_TOLERANCE` of 0 or 1), the design is singular, or the fit does not
+        converge.
+
     References
     ----------
     Rosenbaum PR, Rubin DB (1983), Biometrika 70:41-55. The fit is R's
@@ -130,9 +198,36 @@ def propensity(
         ]
     if data["treated"].all() or not data["treated"].any():
         raise ValueError(f"need episodes of both {treatment!r} and {control!r}")
+    model = f"the propensity model of {treatment} against {control}"
+    if not covariates:
+        raise EstimationError(
+            f"{model} could not be estimated: no covariates (none of the baseline case-mix "
+            "columns is present with a value, or an empty list was passed)"
+        )
     design = design_matrix(data, covariates)
+    if design.width == 0:
+        raise EstimationError(
+            f"{model} could not be estimated: no covariate varies among these episodes "
+            f"({', '.join(covariates)} each take a single value)"
+        )
+    treated = data["treated"].to_numpy()
+    size = f"{data.height} episodes for {design.width} covariate terms"
+    if why := _separation(design, treated, treatment, control):
+        raise EstimationError(
+            f"{model} could not be estimated: perfect separation, {why}; {size} (group rare "
+            "levels or pass fewer covariates)"
+        )
     x = sm.add_constant(design.to_numpy(), has_constant="add")
-    fit = sm.GLM(data["treated"].to_numpy().astype(float), x, family=sm.families.Binomial()).fit()
+    with estimating(model):
+        fit = sm.GLM(treated.astype(float), x, family=sm.families.Binomial()).fit()
+    ps = np.asarray(fit.fittedvalues)
+    if not np.isfinite(ps).all() or not fit.converged:
+        raise EstimationError(f"{model} could not be estimated: the fit did not converge; {size}")
+    if ps.min() < SEPARATION_TOLERANCE or ps.max() > 1 - SEPARATION_TOLERANCE:
+        raise EstimationError(
+            f"{model} could not be estimated: quasi-complete separation (some episodes have a "
+            f"propensity of 0 or 1, so their weights are unbounded); {size}"
+        )
     terms = ["(intercept)", *design.columns]
     coefficients = pl.DataFrame(
         {
