@@ -12,7 +12,9 @@ Nothing runs on import beyond defining these names.
 from __future__ import annotations
 
 from outcomes import synth
+from outcomes.cohorts import discharged_in, sample_dir, trailing_year
 from outcomes.dataset import Dataset
+from outcomes.display import show
 from outcomes.episodes import episodes
 from outcomes.errors import DataError, IdentifierError, InputError, OutcomesError, OutcomesWarning
 from outcomes.io import load
@@ -27,9 +29,13 @@ __all__ = [
     "InputError",
     "OutcomesError",
     "OutcomesWarning",
+    "discharged_in",
     "episodes",
     "load",
     "metrics",
+    "sample_dir",
+    "show",
     "synth",
+    "trailing_year",
     "trend",
 ]
