@@ -1,49 +1,103 @@
-"""Published tables: suppression applied, intervals formatted, notes attached."""
+"""Published tables: rendered from protected cells, human labels, one marker legend."""
 
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from outcomes import publish
+from outcomes.publication import publication
 from outcomes.synth import generate
 
 
-def long_table() -> pl.DataFrame:
+def _cells(**columns) -> pl.DataFrame:
+    n = len(next(iter(columns.values())))
+    base = {
+        "measure": ["m"] * n,
+        "value": [None] * n,
+        "ci_low": [None] * n,
+        "ci_high": [None] * n,
+        "numerator": [None] * n,
+        "denominator": [None] * n,
+    }
+    base.update(columns)
     return pl.DataFrame(
-        {
-            "program_type": ["iop", "iop", "residential", "residential", "php", "php"],
-            "metric": ["discharges", "completion_rate"] * 3,
-            "value": [40.0, 0.5, 30.0, 0.3, 8.0, 0.25],
-            "ci_low": [None, 0.352, None, 0.167, None, 0.071],
-            "ci_high": [None, 0.648, None, 0.479, None, 0.591],
-            "numerator": [None, 20, None, 9, None, 2],
-            "denominator": [40, 40, 30, 30, 8, 8],
-        }
+        base,
+        schema_overrides={
+            "value": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "numerator": pl.Int64,
+            "denominator": pl.Int64,
+        },
     )
 
 
-def test_metric_table_suppresses_and_formats():
-    t = publish.metric_table(
-        long_table(), ["discharges", "completion_rate"], ["program_type"], name="x", title="X"
+def test_display_strings_say_what_happened():
+    """Worked by hand: a count of 40; 20 of 40 with Wilson (35.2-64.8) from R's
+    prop.test(20, 40, correct=FALSE); a median stay of 59 days (40-70); then each marker."""
+    kind = "count proportion statistic count proportion proportion proportion proportion"
+    measure = (
+        "discharges completion_rate median_los_days discharges completion_rate "
+        "completion_rate readmission_90d completion_rate median_los_days"
     )
-    rows = {r[0]: r[1:] for r in t.table.iter_rows()}
-    assert rows["iop"] == ("40", "50.0% (35.2-64.8)")
-    # residential: 9 completers -> hidden; php: 8 discharges -> hidden (and its rate)
-    assert rows["residential"][1] == "<11"
-    assert rows["php"] == ("<11", "<11")
-    # discharges: php (8) is hidden; the next smallest (residential, 30) protects it
-    assert rows["residential"][0] == "<11"
-    assert any("<11" in n for n in t.notes)
-    html = t._repr_html_()
-    assert "&lt;11" in html and "<figure" in html
+    status = (
+        "published published published small_count small_count complementary "
+        "not_observable none small_group"
+    )
+    cells = _cells(
+        kind=[*kind.split(), "statistic"],
+        measure=measure.split(),
+        status=status.split(),
+        value=[40.0, 0.5, 59.0, None, None, None, None, None, None],
+        ci_low=[None, 0.35199, 40.0, None, None, None, None, None, None],
+        ci_high=[None, 0.64801, 70.0, None, None, None, None, None, None],
+        numerator=[None, 20, None, None, None, None, None, None, None],
+        denominator=[40, 40, 60, None, None, None, None, None, None],
+    )
+    shown = publish.display(cells, 11).to_list()
+    assert shown == [
+        "40", "50.0% (35.2-64.8)", "59 (40-70)", "<11", "(s)", "(c)", "(p)", "–", "(s)",
+    ]  # fmt: skip
 
 
-def test_key_figures_on_generated_data():
-    ds = generate(1500, seed=3)
-    k = publish.key_figures(ds, "2026Q3")
-    assert k.table.columns[0] == "metric"
-    assert "iop: 2026Q3" in k.table.columns and "all programs: trailing year" in k.table.columns
-    assert k.table["metric"].to_list()[:2] == ["Discharges", "Completion"]
-    cells = k.table.drop("metric").to_numpy().ravel()
-    for cell in cells:  # no count from 1 to 10 is shown
-        assert not (str(cell).isdigit() and 1 <= int(cell) <= 10)
+@pytest.fixture(scope="module")
+def pub():
+    return publication(generate(1500, seed=3))
+
+
+def test_summary_tables_per_program(pub):
+    group = publish.summary_tables(pub, "2026Q3")
+    names = [t.name for t in group.tables]
+    assert names == ["summary_iop", "summary_residential", "summary_all_programs"]
+    iop = group.tables[0].table
+    assert iop.columns == [
+        "Measure",
+        "This quarter (2026Q3)",
+        "Previous quarter (2026Q2)",
+        "Trailing year (2025Q4-2026Q3)",
+    ]
+    assert iop["Measure"].to_list()[:2] == ["Discharges", "Completed"]
+    assert "program_type" not in iop.columns
+    assert set(group.tidy.columns) == set(publish.TIDY_COLUMNS)
+    assert any("Markers:" in n for n in group.tables[0].notes)
+
+
+def test_no_table_shows_a_count_from_1_to_10(pub):
+    tables = [
+        *publish.summary_tables(pub, "2026Q3").tables,
+        publish.completion_table(pub, "2026Q3"),
+        publish.discharge_reason_table(pub, "2026Q3"),
+        publish.transitions_table(pub, "2026Q3"),
+        publish.survival_table(pub, "2026Q3"),
+    ]
+    for t in tables:
+        for cell in t.table.drop(t.table.columns[0]).to_numpy().ravel():
+            text = str(cell).replace(",", "")
+            assert not (text.isdigit() and 1 <= int(text) <= 10), (t.name, cell)
+        assert t.tidy is not None and t.tidy.columns == list(publish.TIDY_COLUMNS)
+        hidden = t.tidy.filter(pl.col("status") != "published")
+        assert hidden["value"].null_count() == hidden.height
+    completion = publish.completion_table(pub, "2026Q3").table
+    assert completion.columns[:2] == ["Program", "Planned length"]
+    assert set(completion["Program"]) <= {"IOP", "Residential", "PHP", "Outpatient", "Detox"}

@@ -123,7 +123,7 @@ def test_report_is_one_self_contained_html_file(sample_report):
     assert "notebook-only" not in text and "This notebook is the quarterly report" not in text
     tables = sorted(p.stem for p in (sample_report.parent / "tables").glob("*.csv"))
     assert {
-        "key_figures",
+        "summary",
         "completion_and_attendance",
         "data_quality_accounting",
         "readmission_kaplan_meier",
@@ -132,6 +132,35 @@ def test_report_is_one_self_contained_html_file(sample_report):
     figures = list((sample_report.parent / "figures").glob("*.png"))
     assert len(figures) == text.count("<img")
     assert all(p.read_bytes()[:4] == b"\x89PNG" for p in figures)
+
+
+def test_the_published_files_are_the_protected_cells_and_give_nothing_away(sample_report):
+    """The tidy CSVs beside the HTML hold the protected cells (numbers as numbers, a status
+    per cell), and the attacker, reading only those files, recovers no hidden count."""
+    import polars as pl
+
+    import attacker
+
+    folder = sample_report.parent / "tables"
+    frames = [
+        pl.read_csv(p, infer_schema_length=None)
+        for p in sorted(folder.glob("*.csv"))
+        if not p.stem.startswith("data_quality")
+    ]
+    cells = pl.concat(frames, how="diagonal_relaxed")
+    numbers = {"value", "ci_low", "ci_high", "numerator", "denominator", "status"}
+    assert numbers <= set(cells.columns)
+    assert set(cells["status"]) <= {
+        "published",
+        "small_count",
+        "complementary",
+        "small_group",
+        "not_observable",
+        "none",
+    }
+    assert "complementary" in set(cells["status"])
+    cells = cells.with_columns(pl.col("band").cast(pl.String), pl.col("program").cast(pl.String))
+    assert attacker.solve(attacker.build(cells, 11)) == []
 
 
 def test_small_counts_never_reach_the_report(write_dataset, tmp_path):

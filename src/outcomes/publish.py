@@ -1,68 +1,131 @@
-"""Tables as the report publishes them: suppressed, formatted, and carrying their footnotes.
+"""Tables as the report publishes them, rendered from the protected cells of a publication.
 
-A :class:`PublishedTable` holds only what may leave the analyst's hands: every count has gone
-through :mod:`outcomes.suppression`. It renders itself in a notebook (``_repr_html_``) as a
-plain table with its notes, and writes itself to CSV with the same cells.
+Every table here is a view of :class:`outcomes.publication.Publication`: its cells went
+through disclosure control over the whole publication (:mod:`outcomes.disclosure`) before
+anything is formatted. A :class:`PublishedTable` holds the formatted table (human labels, one
+marker legend) and the tidy cells behind it (``table, period, program, band, measure, value,
+ci_low, ci_high, numerator, denominator, status``), which the report writes as CSV.
 """
 
 from __future__ import annotations
 
 import html
+import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
 
 from outcomes.dataset import Dataset
+from outcomes.publication import Publication, publication, trailing_year
 from outcomes.quality import issue_summary
-from outcomes.suppression import (
-    DEFAULT_THRESHOLD,
-    PERCENT_METRICS,
-    suppress_counts,
-    suppress_metrics,
+from outcomes.suppression import DEFAULT_THRESHOLD, MARKERS, legend, suppress_counts
+
+__all__ = [
+    "Publication",
+    "PublishedGroup",
+    "PublishedTable",
+    "accounting_table",
+    "comparison_table",
+    "completion_table",
+    "discharge_reason_table",
+    "issues_table",
+    "publication",
+    "summary_tables",
+    "survival_table",
+    "transitions_table",
+]
+
+#: Columns of a published table's tidy CSV.
+TIDY_COLUMNS = (
+    "table",
+    "period",
+    "program",
+    "band",
+    "measure",
+    "value",
+    "ci_low",
+    "ci_high",
+    "numerator",
+    "denominator",
+    "status",
 )
+PROGRAM_LABELS = {
+    "iop": "IOP",
+    "residential": "Residential",
+    "php": "PHP",
+    "outpatient": "Outpatient",
+    "detox": "Detox",
+    "all programs": "All programs",
+}
+PROGRAM_ORDER = ("iop", "residential", "php", "outpatient", "detox", "all programs")
+BAND_ORDER = (
+    "6 wk", "7 wk", "8 wk", "other", "<45 d", "45-59 d", "60-74 d", "75-90 d", ">90 d",
+    "unknown", "all",
+)  # fmt: skip
+MEASURE_LABELS = {
+    "discharges": "Discharges",
+    "completion_rate": "Completed",
+    "completion_or_transfer_rate": "Completed or transferred",
+    "early_dropout_rate": "Left in the first 2 weeks",
+    "median_los_days": "Median stay, days (middle half)",
+    "attendance_rate": "Sessions attended",
+    "mean_weekly_hours": "Hours a week",
+    "intensity_met_rate": "IOP at 9+ hours a week",
+    "step_down_7d": "Stepped down within 7 days",
+    "step_down_14d": "Stepped down within 14 days",
+    "step_down_30d": "Stepped down within 30 days",
+    "readmission_30d": "Readmitted within 30 days",
+    "readmission_90d": "Readmitted within 90 days",
+    "readmission_180d": "Readmitted within 180 days",
+    "readmission_365d": "Readmitted within 365 days",
+    "readmission_by_30d": "Readmitted by 30 days",
+    "readmission_by_90d": "Readmitted by 90 days",
+}
+PERCENT_STATISTICS = ("attendance_rate",)
 
 
 @dataclass(frozen=True)
 class PublishedTable:
-    """A publishable table: display strings only, with a title and footnotes.
+    """A publishable table: display strings only, with a title, footnotes and the tidy
+    protected cells behind it.
 
     Attributes
     ----------
     name : str
-        File-safe name (the CSV is ``<name>.csv``).
+        File-safe name (the report writes ``tables/<name>.csv`` from ``tidy``).
     title : str
         Caption shown above the table.
     table : polars.DataFrame
-        String columns, as published (suppressed cells show ``<threshold``).
+        String columns with human labels, as published.
     notes : tuple of str
-        Footnotes: method, suppression, caveats.
+        Footnotes: method, caveats and the legend of the markers used.
+    tidy : polars.DataFrame
+        :data:`TIDY_COLUMNS`: one row per group and measure, numbers as numbers, emptied
+        where ``status`` is not ``published``.
     """
 
     name: str
     title: str
     table: pl.DataFrame
     notes: tuple[str, ...] = field(default_factory=tuple)
+    tidy: pl.DataFrame | None = None
 
     @property
     def withheld(self) -> int:
-        """How many cells suppression withheld (shown as ``<threshold`` ...)."""
-        return (
-            int(
-                self.table.select(
-                    pl.sum_horizontal(pl.col(pl.String).str.starts_with("<").cast(pl.Int64))
-                )
-                .to_series()
-                .sum()
-            )
-            if self.table.height
-            else 0
-        )
+        """How many cells of the table are not published."""
+        if self.tidy is None:
+            return 0
+        return int((self.tidy["status"] != "published").sum())
 
-    def write_csv(self, folder: str | Path) -> Path:
-        path = Path(folder) / f"{self.name}.csv"
-        self.table.write_csv(path)
-        return path
+    def tidy_csv(self) -> str:
+        buf = io.StringIO()
+        (self.tidy if self.tidy is not None else self.table).write_csv(buf)
+        return buf.getvalue()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/html": self._repr_html_(), "text/csv": self.tidy_csv()}, {
+            "text/csv": {"outcomes_table": self.name}
+        }
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.table.columns)
@@ -72,13 +135,7 @@ class PublishedTable:
             + "</tr>"
             for r in self.table.iter_rows()
         )
-        withheld = self.withheld
-        extra = (
-            (f"{withheld} cell(s) of this table withheld by small-cell suppression.",)
-            if withheld
-            else ()
-        )
-        notes = "".join(f"<li>{html.escape(n)}</li>" for n in (*self.notes, *extra))
+        notes = "".join(f"<li>{html.escape(n)}</li>" for n in self.notes)
         return (
             f'<figure class="outcomes-table" data-name="{html.escape(self.name)}">'
             f"<figcaption><strong>{html.escape(self.title)}"
@@ -87,18 +144,387 @@ class PublishedTable:
         )
 
 
-def suppression_note(threshold: int) -> str:
-    return (
-        f"Counts from 1 to {threshold - 1} are shown as <{threshold}; where one hidden count "
-        "could be worked out from a total, the next smallest count is hidden too. Zero is shown."
+@dataclass(frozen=True)
+class PublishedGroup:
+    """Several published tables shown together (one CSV of their tidy cells)."""
+
+    name: str
+    tables: tuple[PublishedTable, ...]
+
+    @property
+    def tidy(self) -> pl.DataFrame:
+        return pl.concat([t.tidy for t in self.tables if t.tidy is not None])
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        buf = io.StringIO()
+        self.tidy.write_csv(buf)
+        return {"text/html": self._repr_html_(), "text/csv": buf.getvalue()}, {
+            "text/csv": {"outcomes_table": self.name}
+        }
+
+    def _repr_html_(self) -> str:
+        return "".join(t._repr_html_() for t in self.tables)
+
+
+# ---------------------------------------------------------------------------------------------
+# Display strings: the last step, from the status.
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def display(cells: pl.DataFrame, threshold: int) -> pl.Series:
+    """The display string of each cell: the number (with its interval) when published, else
+    the status's marker (:data:`outcomes.suppression.MARKERS`)."""
+    out = []
+    for r in cells.iter_rows(named=True):
+        status, kind, m = r["status"], r["kind"], r["measure"]
+        if status != "published":
+            if status == "small_count":
+                marker = MARKERS["small_count"] if kind == "count" else MARKERS["small_count_rate"]
+            else:
+                marker = MARKERS[status]
+            out.append(marker.format(t=threshold))
+            continue
+        v, lo, hi = r["value"], r["ci_low"], r["ci_high"]
+        if kind == "count":
+            out.append(f"{int(r['denominator']):,}")
+        elif v is None:
+            out.append(MARKERS["none"])
+        elif kind in ("proportion", "survival") or m in PERCENT_STATISTICS:
+            ci = f" ({_pct(lo)}-{_pct(hi)})" if lo is not None and hi is not None else ""
+            out.append(f"{_pct(v)}%{ci}")
+        elif m == "median_los_days":
+            out.append(f"{v:.0f} ({lo:.0f}-{hi:.0f})" if lo is not None else f"{v:.0f}")
+        else:
+            ci = f" ({lo:.1f}-{hi:.1f})" if lo is not None and hi is not None else ""
+            out.append(f"{v:.1f}{ci}")
+    return pl.Series("display", out, dtype=pl.String)
+
+
+def _markers_note(threshold: int) -> str:
+    return "Markers: " + " ".join(legend(threshold))
+
+
+def _tidy(cells: pl.DataFrame) -> pl.DataFrame:
+    return cells.select(TIDY_COLUMNS)
+
+
+def _label_programs(frame: pl.DataFrame, column: str = "program") -> pl.DataFrame:
+    return frame.with_columns(pl.col(column).replace(PROGRAM_LABELS))
+
+
+def _order(frame: pl.DataFrame) -> pl.DataFrame:
+    keys = []
+    if "program" in frame.columns:
+        keys.append(
+            pl.col("program").replace_strict(
+                {p: i for i, p in enumerate(PROGRAM_ORDER)}, default=99, return_dtype=pl.Int32
+            )
+        )
+    if "band" in frame.columns:
+        keys.append(
+            pl.col("band").replace_strict(
+                {b: i for i, b in enumerate(BAND_ORDER)}, default=99, return_dtype=pl.Int32
+            )
+        )
+    return frame.sort(keys) if keys else frame
+
+
+def _wide(cells, index, columns, labels, threshold) -> pl.DataFrame:
+    """Pivot the displayed cells: one row per ``index`` group, one column per measure."""
+    shown = cells.with_columns(display(cells, threshold))
+    wide = _order(shown).pivot(on=columns, index=index, values="display", sort_columns=False)
+    present = [c for c in labels if c in wide.columns]
+    wide = wide.select(*index, *present).rename({c: labels[c] for c in present})
+    if "program" in index:
+        wide = _label_programs(wide)
+    return wide.rename({"program": "Program", "band": "Planned length"}, strict=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The report's tables.
+
+
+def summary_tables(pub: Publication, period: str) -> PublishedGroup:
+    """Key figures per program (IOP, residential, all programs): this quarter, the previous
+    quarter and the trailing year, one small table each."""
+    from outcomes.metrics import shift_quarter
+
+    previous, ty = shift_quarter(period, -1), trailing_year(period)
+    columns = {
+        period: f"This quarter ({period})",
+        previous: f"Previous quarter ({previous})",
+        ty: f"Trailing year ({ty})",
+    }
+    cells = pl.concat(
+        [
+            pub.select("summary", list(columns)),
+            pub.select("readmission_km", ty).filter(
+                pl.col("measure").is_in(["readmission_by_30d", "readmission_by_90d"])
+            ),
+        ]
+    )
+    tables = []
+    for program in ("iop", "residential", "all programs"):
+        part = cells.filter(pl.col("program") == program)
+        part = part.with_columns(display(part, pub.threshold))
+        order = {m: i for i, m in enumerate(MEASURE_LABELS)}
+        wide = (
+            part.with_columns(
+                pl.col("measure")
+                .replace_strict(order, default=99, return_dtype=pl.Int32)
+                .alias("o")
+            )
+            .sort("o")
+            .pivot(on="period", index="measure", values="display", sort_columns=False)
+        )
+        wide = wide.select(
+            pl.col("measure").replace(MEASURE_LABELS).alias("Measure"),
+            *[pl.col(p).alias(label) for p, label in columns.items() if p in wide.columns],
+        ).fill_null("")
+        tables.append(
+            PublishedTable(
+                name=f"summary_{program.replace(' ', '_')}",
+                title=f"{PROGRAM_LABELS[program]}: key figures",
+                table=wide,
+                notes=(
+                    "Outcomes of the episodes discharged in each period. Percentages with "
+                    "their 95% interval; median stay with the middle half of stays.",
+                    "Step-down and readmission only for the trailing year: a quarter's own "
+                    "windows have mostly not ended. Readmission: the share readmitted by that "
+                    "day after discharge, 1 - Kaplan-Meier, as in the readmission section.",
+                    _markers_note(pub.threshold),
+                ),
+                tidy=_tidy(part),
+            )
+        )
+    return PublishedGroup("summary", tuple(tables))
+
+
+def completion_table(pub: Publication, period: str) -> PublishedTable:
+    """Completion, early departure, length of stay, attendance and dose of the quarter's
+    discharges, by program and planned length."""
+    from outcomes.publication import COMPLETION_MEASURES
+
+    cells = pub.select("completion", period)
+    labels = {m: MEASURE_LABELS[m] for m in COMPLETION_MEASURES}
+    return PublishedTable(
+        name="completion_and_attendance",
+        title=f"Completion and attendance of the episodes discharged in {period}",
+        table=_wide(cells, ["program", "band"], "measure", labels, pub.threshold),
+        notes=(
+            "Sessions attended: attended / (attended + no-show) per episode, averaged; "
+            "excused and cancelled sessions are not expected. IOP at 9+ hours a week: the "
+            "ASAM level 2.1 adult minimum, among IOP stays of a week or more.",
+            "Percentages with their 95% interval (Wilson for rates, normal for the average "
+            "of sessions attended); median stay with the middle half of stays; hours a week "
+            "with a 95% interval.",
+            _markers_note(pub.threshold),
+        ),
+        tidy=_tidy(cells),
+    )
+
+
+def discharge_reason_table(pub: Publication, period: str) -> PublishedTable:
+    """How the quarter's episodes ended, as shares of discharges, by program."""
+    from outcomes.schema import DISCHARGE_REASONS
+
+    cells = pub.select("reasons", period)
+    labels = {"discharges": "Discharges"} | {
+        f"discharge_reason_{r}": r.replace("_", " ").capitalize() for r in DISCHARGE_REASONS
+    }
+    return PublishedTable(
+        name="discharge_reasons",
+        title=f"How the episodes discharged in {period} ended",
+        table=_wide(cells, ["program"], "measure", labels, pub.threshold),
+        notes=(
+            "Shares of the program's discharges, with 95% intervals. Completed and "
+            "transferred together are SAMHSA's positive discharges (TEDS-D REASON 1 and 4).",
+            _markers_note(pub.threshold),
+        ),
+        tidy=_tidy(cells),
+    )
+
+
+def transitions_table(pub: Publication, period: str) -> PublishedTable:
+    """Step-down and readmission of the trailing year's discharges, by program."""
+    from outcomes.publication import TRANSITION_MEASURES
+
+    ty = trailing_year(period)
+    cells = pub.select("transitions", ty)
+    labels = {m: MEASURE_LABELS[m] for m in TRANSITION_MEASURES}
+    return PublishedTable(
+        name="step_down_and_readmission",
+        title=f"Step-down after discharges in {ty}",
+        table=_wide(cells, ["program"], "measure", labels, pub.threshold),
+        notes=(
+            "Step-down: admission to a lower level of care (PHP, IOP, outpatient) within the "
+            "window after a completed or transferred residential or PHP stay (7 and 14 days "
+            "as in NQF #3453). Each rate counts only the eligible discharges whose window had "
+            "ended by the as-of date; programs with no eligible stay show '–'. Readmission "
+            "follows in the next section.",
+            _markers_note(pub.threshold),
+        ),
+        tidy=_tidy(cells),
+    )
+
+
+def survival_table(pub: Publication, period: str, outcome: str = "readmission") -> PublishedTable:
+    """The share readmitted (or relapsed) by 30/90/180/365 days after discharge
+    (1 - Kaplan-Meier), by program, for the trailing year's discharges, with the number still
+    followed at each horizon."""
+    ty = trailing_year(period)
+    cells = pub.select(f"{outcome}_km", ty)
+    name = f"{outcome}_kaplan_meier"
+    title = f"{outcome.capitalize()} by days after discharge, discharges in {ty}"
+    if cells.is_empty():
+        return PublishedTable(
+            name=name,
+            title=title,
+            table=pl.DataFrame({"Program": []}, schema={"Program": pl.String}),
+            notes=("Not available: the export has no follow-up contacts.",)
+            if outcome == "relapse"
+            else ("No discharges to follow.",),
+            tidy=_tidy(cells),
+        )
+    shown = cells.with_columns(display(cells, pub.threshold))
+    shown = shown.with_columns(
+        pl.when(pl.col("status") == "published")
+        .then(pl.format("{}; {} followed", pl.col("display"), pl.col("denominator")))
+        .otherwise(pl.col("display"))
+        .alias("display")
+    )
+    wide = _order(shown).pivot(on="measure", index="program", values="display", sort_columns=False)
+    horizons = [c for c in wide.columns if c != "program"]
+    wide = _label_programs(wide).rename(
+        {"program": "Program"}
+        | {h: f"by {h.split('_by_')[1].removesuffix('d')} days" for h in horizons}
+    )
+    return PublishedTable(
+        name=name,
+        title=title,
+        table=wide,
+        notes=(
+            f"Cumulative probability of {outcome} (1 - Kaplan-Meier) with its 95% interval; "
+            "every discharge counts until its "
+            f"{outcome} or the as-of date, so recent discharges add what they have; "
+            "'followed': episodes still followed at that day. Horizons past a program's "
+            "last follow-up are left out.",
+            *(
+                (
+                    "Relapse: the first of readmission and a follow-up contact reporting use "
+                    "since discharge; clients not reached are followed through readmissions only.",
+                )
+                if outcome == "relapse"
+                else ()
+            ),
+            _markers_note(pub.threshold),
+        ),
+        tidy=_tidy(cells),
+    )
+
+
+EFFECT_LABELS = {
+    "completion_risk_difference": "Completion: difference (points)",
+    "completion_risk_ratio": "Completion: ratio",
+    "readmission_hazard_ratio": "Readmission: hazard ratio",
+    "readmission_risk_difference_90d": "Readmission by 90 days: difference (points)",
+    "readmission_risk_difference_365d": "Readmission by 365 days: difference (points)",
+}
+
+
+def comparison_table(
+    pub: Publication,
+    ds: Dataset,
+    period: str,
+    treatment: str = "iop",
+    control: str = "residential",
+    n_boot: int = 200,
+) -> PublishedTable:
+    """The adjusted IOP-vs-residential comparison of the trailing year's discharges: each
+    outcome naive, weighted (IPTW) and regression-adjusted.
+
+    Shown only when both programs' group sizes and completions are published cells (the
+    naive difference and the group sizes would otherwise give them away); a comparison that
+    cannot be estimated says so.
+    """
+    from outcomes.cohorts import discharged_in
+    from outcomes.compare import compare
+    from outcomes.errors import EstimationError
+
+    ty = trailing_year(period)
+    title = f"{PROGRAM_LABELS.get(treatment, treatment)} against {control}, discharges in {ty}"
+    cells = pub.select("comparison", ty)
+    empty = pl.DataFrame(
+        schema=dict.fromkeys(("Outcome", "Naive", "Weighted (IPTW)", "Regression"), pl.String)
+    )
+
+    def withheld(reason: str) -> PublishedTable:
+        return PublishedTable("adjusted_comparison", title, empty, (reason,), _tidy(cells))
+
+    groups = cells.filter(pl.col("program").is_in([treatment, control]))
+    if groups.height < 4 or (groups["status"] != "published").any():
+        return withheld(
+            f"Not shown: a program has fewer than {pub.threshold} discharges or completions "
+            "in the trailing year, or its counts are withheld to protect other cells."
+        )
+    ep = discharged_in(ds, ty, pub.as_of)
+    try:
+        result = compare(ep, treatment, control, n_boot=n_boot)
+    except EstimationError as err:
+        return withheld(f"The comparison could not be estimated: {err}")
+    eff = result.effects
+    points = pl.col("outcome").str.contains("difference")
+    scale = pl.when(points).then(100.0).otherwise(1.0)
+    cell = pl.format(
+        "{} ({} to {})",
+        (pl.col("estimate") * scale).round(1),
+        (pl.col("ci_low") * scale).round(1),
+        (pl.col("ci_high") * scale).round(1),
+    )
+    methods = {"naive": "Naive", "iptw": "Weighted (IPTW)", "regression": "Regression"}
+    wide = (
+        eff.with_columns(cell.alias("cell"))
+        .pivot(on="method", index="outcome", values="cell")
+        .with_columns(pl.col("outcome").replace_strict(EFFECT_LABELS, default=pl.col("outcome")))
+    )
+    wide = wide.select(
+        pl.col("outcome").alias("Outcome"),
+        *[pl.col(m).alias(label) for m, label in methods.items() if m in wide.columns],
+    ).fill_null("n/a")
+    ev = result.evalues.filter(pl.col("method") == "iptw")
+    evalue_note = "; ".join(
+        f"{EFFECT_LABELS.get(r['outcome'], r['outcome']).split(':')[0].lower()} "
+        f"{r['evalue_estimate']:.2f} (interval {r['evalue_ci']:.2f})"
+        for r in ev.iter_rows(named=True)
+    )
+    n = {
+        r["program"]: r["denominator"]
+        for r in groups.filter(pl.col("measure") == "discharges").iter_rows(named=True)
+    }
+    return PublishedTable(
+        name="adjusted_comparison",
+        title=title,
+        table=wide,
+        notes=(
+            f"{n[treatment]:,} {PROGRAM_LABELS.get(treatment, treatment)} and {n[control]:,} "
+            f"{control} discharges; estimand: the average effect over both programs' clients "
+            "(ATE). Differences are IOP minus residential in percentage points; ratios above "
+            "1 mean more in IOP. Brackets hold 95% intervals.",
+            *result.notes[1:],
+            f"E-values of the weighted estimates: {evalue_note}.",
+        ),
+        tidy=_tidy(cells),
     )
 
 
 def accounting_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> PublishedTable:
     """Rows read, kept and excluded per input file, suppressed.
 
-    Each file's read = kept + excluded is a published total: a small excluded count forces its
-    kept count to be hidden too (complementary suppression within the file).
+    Each file's read = kept + excluded: a small excluded count is shown as ``<threshold``
+    and the kept count then as ``(c)`` (withheld so the excluded count cannot be worked out).
     """
     long = ds.accounting.unpivot(
         index="file",
@@ -108,6 +534,11 @@ def accounting_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> Publish
     )
     kept_excluded = suppress_counts(
         long.filter(pl.col("what") != "rows_read"), "rows", groups=["file"], threshold=threshold
+    ).with_columns(
+        pl.when(pl.col("suppressed") & ~pl.col("rows").is_between(1, threshold - 1))
+        .then(pl.lit(MARKERS["complementary"]))
+        .otherwise(pl.col("display"))
+        .alias("display")
     )
     read = suppress_counts(
         long.filter(pl.col("what") == "rows_read"),
@@ -115,15 +546,24 @@ def accounting_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> Publish
         threshold=threshold,
         total_published=False,
     )
-    shown = (
-        pl.concat([read, kept_excluded])
-        .pivot(on="what", index="file", values="display")
-        .select(
-            pl.col("file"),
-            pl.col("rows_read").alias("rows read"),
-            pl.col("rows_kept").alias("rows kept"),
-            pl.col("rows_excluded").alias("rows excluded"),
-        )
+    both = pl.concat([read, kept_excluded])
+    shown = both.pivot(on="what", index="file", values="display").select(
+        pl.col("file").alias("File"),
+        pl.col("rows_read").alias("Rows read"),
+        pl.col("rows_kept").alias("Rows kept"),
+        pl.col("rows_excluded").alias("Rows excluded"),
+    )
+    tidy = both.select(
+        pl.lit("data_quality").alias("table"),
+        pl.col("file"),
+        pl.col("what").alias("measure"),
+        pl.when(pl.col("suppressed")).then(None).otherwise(pl.col("rows")).alias("value"),
+        pl.when(~pl.col("suppressed"))
+        .then(pl.lit("published"))
+        .when(pl.col("rows").is_between(1, threshold - 1))
+        .then(pl.lit("small_count"))
+        .otherwise(pl.lit("complementary"))
+        .alias("status"),
     )
     return PublishedTable(
         name="data_quality_accounting",
@@ -132,436 +572,49 @@ def accounting_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> Publish
         notes=(
             "Rows that break the data contract are excluded with the sessions and follow-ups "
             "of an excluded episode; the rules are in the data dictionary.",
-            suppression_note(threshold),
+            _markers_note(threshold),
         ),
+        tidy=tidy,
     )
 
 
 def issues_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> PublishedTable:
     """Problems the loader found, by file and rule, with suppressed row counts."""
     summary = issue_summary(ds).select("file", "rule", "severity", "rows", "columns")
-    shown = suppress_counts(summary, "rows", groups=["file"], threshold=threshold)
-    return PublishedTable(
-        name="data_quality_issues",
-        title="Data problems by file and rule",
-        table=shown.select("file", "rule", "severity", pl.col("display").alias("rows"), "columns"),
-        notes=(
-            "error: the row was excluded; warning: the row was kept and counted as the "
-            "definitions say.",
-            suppression_note(threshold),
-        )
-        if summary.height
-        else ("No problems: every row follows the data contract.",),
-    )
-
-
-METRIC_LABELS = {
-    "admissions": "Admissions",
-    "discharges": "Discharges",
-    "completion_rate": "Completion",
-    "completion_or_transfer_rate": "Completion or transfer",
-    "early_dropout_rate": "Early dropout (<14 days)",
-    "median_los_days": "Median length of stay (days)",
-    "attendance_rate": "Attendance",
-    "mean_weekly_hours": "Mean weekly hours",
-    "intensity_met_rate": "IOP at >= 9 h/week",
-    "step_down_7d": "Step-down within 7 days",
-    "step_down_14d": "Step-down within 14 days",
-    "step_down_30d": "Step-down within 30 days",
-    "readmission_30d": "Readmission within 30 days",
-    "readmission_90d": "Readmission within 90 days",
-    "readmission_180d": "Readmission within 180 days",
-    "readmission_365d": "Readmission within 365 days",
-    "relapse_30d": "Relapse within 30 days",
-    "relapse_90d": "Relapse within 90 days",
-    "relapse_180d": "Relapse within 180 days",
-    "relapse_365d": "Relapse within 365 days",
-}
-
-
-def _with_interval(shown: pl.DataFrame) -> pl.Expr:
-    """``display`` with the interval appended for proportions that are shown."""
-    pct = pl.col("metric").str.contains(PERCENT_METRICS)
-    lo = pl.when(pct).then(pl.col("ci_low") * 100).otherwise(pl.col("ci_low")).round(1)
-    hi = pl.when(pct).then(pl.col("ci_high") * 100).otherwise(pl.col("ci_high")).round(1)
-    has_ci = (
-        ~pl.col("suppressed")
-        & pl.col("ci_low").is_not_null()
-        & pl.col("metric").is_in(["admissions", "discharges"]).not_()
-    )
-    return (
-        pl.when(has_ci)
-        .then(pl.format("{} ({}-{})", pl.col("display"), lo, hi))
+    shown = suppress_counts(summary, "rows", groups=["file"], threshold=threshold).with_columns(
+        pl.when(pl.col("suppressed") & ~pl.col("rows").is_between(1, threshold - 1))
+        .then(pl.lit(MARKERS["complementary"]))
         .otherwise(pl.col("display"))
         .alias("display")
     )
-
-
-def metric_table(
-    table: pl.DataFrame,
-    metrics: list[str],
-    by: list[str],
-    name: str,
-    title: str,
-    threshold: int = DEFAULT_THRESHOLD,
-    notes: tuple[str, ...] = (),
-) -> PublishedTable:
-    """A wide published table from the long metric table: one row per group, one column per
-    metric (its display, with the 95% interval for rates), after suppression."""
-    long = suppress_metrics(table.filter(pl.col("metric").is_in(metrics)), threshold)
-    long = long.with_columns(_with_interval(long))
-    wide = long.pivot(on="metric", index=by, values="display").select(
-        *by, *[m for m in metrics if m in long["metric"].unique()]
-    )
-    wide = wide.rename({m: METRIC_LABELS.get(m, m) for m in metrics if m in wide.columns})
     return PublishedTable(
-        name=name,
-        title=title,
-        table=wide.with_columns(pl.col(by).cast(pl.String)) if by else wide,
-        notes=(
-            *notes,
-            "Rates with their 95% Wilson interval in brackets; median length of stay with "
-            "its 25th-75th percentiles. n/a: no episode to count.",
-            suppression_note(threshold),
+        name="data_quality_issues",
+        title="Data problems by file and rule",
+        table=shown.select(
+            pl.col("file").alias("File"),
+            pl.col("rule").alias("Rule"),
+            pl.col("severity").alias("Severity"),
+            pl.col("display").alias("Rows"),
+            pl.col("columns").alias("Columns"),
         ),
-    )
-
-
-KEY_METRICS = (
-    "discharges",
-    "completion_rate",
-    "completion_or_transfer_rate",
-    "early_dropout_rate",
-    "median_los_days",
-    "attendance_rate",
-    "intensity_met_rate",
-    "step_down_30d",
-    "readmission_30d",
-    "readmission_90d",
-)
-
-
-def key_figures(
-    ds: Dataset,
-    period: str,
-    as_of: str | None = None,
-    programs: tuple[str, ...] = ("iop", "residential"),
-    threshold: int = DEFAULT_THRESHOLD,
-) -> PublishedTable:
-    """The summary page: key metrics of the quarter beside the previous quarter and the
-    trailing year (the four quarters ending with it), per program and for all programs."""
-    from outcomes.episodes import as_date, episodes
-    from outcomes.metrics import metrics, shift_quarter
-
-    cut = as_date(as_of, ds.last_date)
-    ep = episodes(ds, cut)
-    columns = {
-        period: period,
-        shift_quarter(period, -1): "previous quarter",
-        f"{shift_quarter(period, -3)}-{period}": "trailing year",
-    }
-    parts = []
-    for cohort, label in columns.items():
-        by_program = metrics(ep, by=["program_type"], period=cohort, as_of=cut).filter(
-            pl.col("program_type").is_in(programs)
-        )
-        overall = metrics(ep, by=[], period=cohort, as_of=cut).with_columns(
-            pl.lit("all programs").alias("program_type")
-        )
-        both = pl.concat([by_program, overall.select(by_program.columns)])
-        shown = suppress_metrics(both.filter(pl.col("metric").is_in(KEY_METRICS)), threshold)
-        parts.append(shown.with_columns(_with_interval(shown), pl.lit(label).alias("cohort")))
-    long = pl.concat(parts)
-    order = {m: i for i, m in enumerate(KEY_METRICS)}
-    wide = (
-        long.with_columns(
-            pl.format("{}: {}", pl.col("program_type"), pl.col("cohort")).alias("column"),
-            pl.col("metric").replace_strict(order, return_dtype=pl.Int32).alias("__o"),
-        )
-        .sort("__o")
-        .pivot(on="column", index="metric", values="display")
-        .with_columns(pl.col("metric").replace_strict(METRIC_LABELS))
-    )
-    return PublishedTable(
-        name="key_figures",
-        title=f"Key figures, {period}: this quarter, the previous quarter and the trailing year",
-        table=wide,
         notes=(
-            "Outcomes are for the episodes discharged in each period; windowed rates count "
-            "only discharges whose window had ended by the as-of date.",
-            "Rates with their 95% Wilson interval in brackets; median length of stay with "
-            "its 25th-75th percentiles.",
-            suppression_note(threshold),
-        ),
-    )
-
-
-def cohort_metrics(ds: Dataset, by: list[str], period: str, as_of: str | None) -> pl.DataFrame:
-    from outcomes.metrics import metrics
-
-    return metrics(ds, by=by, period=period, as_of=as_of)
-
-
-def completion_table(
-    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
-) -> PublishedTable:
-    """Completion, dropout, length of stay, attendance and dose of the period's discharges, by
-    program and planned length."""
-    by = ["program_type", "length_band"]
-    return metric_table(
-        cohort_metrics(ds, by, period, as_of),
-        [
-            "discharges",
-            "completion_rate",
-            "completion_or_transfer_rate",
-            "early_dropout_rate",
-            "median_los_days",
-            "attendance_rate",
-            "mean_weekly_hours",
-            "intensity_met_rate",
-        ],
-        by,
-        name="completion_and_attendance",
-        title=f"Completion and attendance of the episodes discharged in {period}",
-        threshold=threshold,
-        notes=(
-            "Attendance: attended / (attended + no-show) per episode, averaged; excused and "
-            "cancelled sessions are not expected. IOP at >= 9 h/week: the ASAM 2.1 adult "
-            "minimum, among IOP stays of a week or more.",
-        ),
-    )
-
-
-def transitions_table(
-    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
-) -> PublishedTable:
-    """Step-down and readmission of the trailing year's discharges (four quarters to
-    ``period``), by program: long windows need discharges old enough to have ended them."""
-    from outcomes.metrics import shift_quarter
-
-    cohort = f"{shift_quarter(period, -3)}-{period}"
-    return metric_table(
-        cohort_metrics(ds, ["program_type"], cohort, as_of),
-        [
-            "discharges",
-            "step_down_7d",
-            "step_down_14d",
-            "step_down_30d",
-            "readmission_30d",
-            "readmission_90d",
-            "readmission_180d",
-        ],
-        ["program_type"],
-        name="step_down_and_readmission",
-        title=f"Step-down and readmission after discharges in {cohort}",
-        threshold=threshold,
-        notes=(
-            "Step-down: admission to a lower level of care (php, IOP, outpatient) within "
-            "the window after a completed or transferred residential or php stay (7 and 14 "
-            "days as in NQF #3453). Readmission: the next admission after discharge that "
-            "is not the step-down. Each rate counts only discharges whose window had "
-            "ended by the as-of date.",
-        ),
-    )
-
-
-def discharge_reason_table(
-    ds: Dataset, period: str, as_of: str | None = None, threshold: int = DEFAULT_THRESHOLD
-) -> PublishedTable:
-    """How the period's episodes ended, as shares of discharges, by program."""
-    from outcomes.schema import DISCHARGE_REASONS
-
-    names = [f"discharge_reason_{r}" for r in DISCHARGE_REASONS]
-    table = metric_table(
-        cohort_metrics(ds, ["program_type"], period, as_of),
-        ["discharges", *names],
-        ["program_type"],
-        name="discharge_reasons",
-        title=f"Reasons for discharge in {period}",
-        threshold=threshold,
-        notes=(
-            "Completed and transferred together are SAMHSA's positive discharges "
-            "(TEDS-D REASON 1 and 4).",
-        ),
-    )
-    rename = {n: n.removeprefix("discharge_reason_").replace("_", " ") for n in names}
-    return PublishedTable(
-        table.name,
-        table.title,
-        table.table.rename({k: v for k, v in rename.items() if k in table.table.columns}),
-        table.notes,
-    )
-
-
-def readmission_survival_table(
-    ds: Dataset,
-    period: str,
-    as_of: str | None = None,
-    threshold: int = DEFAULT_THRESHOLD,
-    times: tuple[int, ...] = (30, 90, 180, 365),
-    outcome: str = "readmission",
-) -> PublishedTable:
-    """Kaplan-Meier probability of readmission by 30/90/180/365 days after discharge, by
-    program, for the discharges of the trailing year (four quarters to ``period``).
-
-    Every discharge counts, censored at the as-of date (deaths at discharge left out). An
-    estimate is published only where at least ``threshold`` episodes are still at risk;
-    numbers at risk go through suppression.
-    """
-    from outcomes.episodes import as_date
-    from outcomes.metrics import period_bounds, shift_quarter
-    from outcomes.survival import readmission_data, relapse_data, survival_at
-
-    cohort = f"{shift_quarter(period, -3)}-{period}"
-    first, last = period_bounds(cohort)
-    if outcome == "relapse" and ds.followups is None:
-        return PublishedTable(
-            name="relapse_kaplan_meier",
-            title="Relapse after discharge",
-            table=pl.DataFrame({"program_type": []}, schema={"program_type": pl.String}),
-            notes=("Not available: the export has no follow-up contacts.",),
+            "error: the row was excluded; warning: the row was kept and counted as the "
+            "definitions say.",
+            _markers_note(threshold),
         )
-    build = relapse_data if outcome == "relapse" else readmission_data
-    data = build(ds, as_date(as_of, ds.last_date)).filter(
-        pl.col("discharge_date").is_between(first, last)
-    )
-    at = survival_at(data, "time", "event", times=times, by="program_type")
-    events = (
-        at.select("program_type", "time")
-        .join(data.select("program_type", pl.col("time").alias("t"), "event"), on="program_type")
-        .group_by("program_type", "time")
-        .agg((pl.col("event") & (pl.col("t") <= pl.col("time"))).sum().alias("events"))
-    )
-    at = at.join(events, on=["program_type", "time"], how="left")
-    shown = suppress_counts(
-        at.with_columns(pl.col("n_risk").cast(pl.Int64)),
-        "n_risk",
-        threshold=threshold,
-        total_published=False,
-    )
-    cell = (
-        pl.when(pl.col("suppressed"))
-        .then(pl.lit(f"<{threshold} at risk"))
-        .when(pl.col("events").is_between(1, threshold - 1))
-        .then(pl.lit(f"<{threshold} {outcome}s"))
-        .otherwise(
-            pl.format(
-                "{}% ({}-{}); {} at risk",
-                ((1 - pl.col("estimate")) * 100).round(1),
-                ((1 - pl.col("ci_high")) * 100).round(1),
-                ((1 - pl.col("ci_low")) * 100).round(1),
-                pl.col("display"),
-            )
-        )
-    )
-    wide = shown.with_columns(
-        cell.alias("cell"), pl.format("{} days", pl.col("time").cast(pl.Int64)).alias("horizon")
-    ).pivot(on="horizon", index="program_type", values="cell")
-    return PublishedTable(
-        name=f"{outcome}_kaplan_meier",
-        title=f"{outcome.capitalize()} by days after discharge (Kaplan-Meier), discharges in "
-        f"{cohort}",
-        table=wide,
-        notes=(
-            f"Cumulative probability of {outcome}, 1 - Kaplan-Meier, with its 95% interval "
-            f"(log transform); every discharge counts until {outcome} or the as-of date, so "
-            "recent discharges add what they have. Horizons past a program's last follow-up "
-            "are left out.",
-            f"Estimates are shown only where at least {threshold} episodes remain at risk and "
-            f"none or at least {threshold} {outcome}s have occurred.",
-            *(
-                (
-                    "Relapse: the first of readmission and a follow-up contact reporting use since "
-                    "discharge; clients not reached are followed through readmissions only.",
-                )
-                if outcome == "relapse"
-                else ()
-            ),
-            suppression_note(threshold),
-        ),
-    )
-
-
-EFFECT_LABELS = {
-    "completion_risk_difference": "Completion: risk difference (points)",
-    "completion_risk_ratio": "Completion: risk ratio",
-    "readmission_hazard_ratio": "Readmission: hazard ratio",
-    "readmission_risk_difference_90d": "Readmission by 90 days: risk difference (points)",
-    "readmission_risk_difference_365d": "Readmission by 365 days: risk difference (points)",
-}
-
-
-def comparison_table(
-    ds: Dataset,
-    period: str,
-    as_of: str | None = None,
-    threshold: int = DEFAULT_THRESHOLD,
-    treatment: str = "iop",
-    control: str = "residential",
-    n_boot: int = 200,
-) -> PublishedTable:
-    """The adjusted IOP-vs-residential comparison for the trailing year's discharges: each
-    outcome naive, weighted (IPTW) and regression-adjusted, with the E-values and the balance
-    achieved in the notes. Withheld when either program has fewer than ``threshold``
-    episodes."""
-    from outcomes.compare import compare
-    from outcomes.episodes import as_date, episodes
-    from outcomes.metrics import period_bounds, shift_quarter
-
-    cohort = f"{shift_quarter(period, -3)}-{period}"
-    first, last = period_bounds(cohort)
-    ep = episodes(ds, as_date(as_of, ds.last_date)).filter(
-        pl.col("discharge_date").is_between(first, last)
-    )
-    counts = ep.filter(pl.col("program_type").is_in([treatment, control]))[
-        "program_type"
-    ].value_counts()
-    title = f"{treatment.upper()} against {control}, discharges in {cohort}"
-    if counts.height < 2 or counts["count"].min() < threshold:
-        return PublishedTable(
-            name="adjusted_comparison",
-            title=title,
-            table=pl.DataFrame(
-                {"outcome": [], "naive": [], "iptw": [], "regression": []},
-                schema=dict.fromkeys(("outcome", "naive", "iptw", "regression"), pl.String),
-            ),
-            notes=(f"Not shown: fewer than {threshold} episodes in a program.",),
-        )
-    result = compare(ep, treatment, control, n_boot=n_boot)
-    eff = result.effects
-    points = pl.col("outcome").str.contains("difference")
-    scale = pl.when(points).then(100.0).otherwise(1.0)
-    cell = pl.format(
-        "{} ({} to {})",
-        (pl.col("estimate") * scale).round(2),
-        (pl.col("ci_low") * scale).round(2),
-        (pl.col("ci_high") * scale).round(2),
-    )
-    wide = (
-        eff.with_columns(cell.alias("cell"))
-        .pivot(on="method", index="outcome", values="cell")
-        .with_columns(pl.col("outcome").replace_strict(EFFECT_LABELS))
-        .select(
-            "outcome", *[m for m in ("naive", "iptw", "regression") if m in eff["method"].unique()]
-        )
-        .fill_null("n/a")
-    )
-    ev = result.evalues.filter(pl.col("method") == "iptw")
-    evalue_note = "; ".join(
-        f"{EFFECT_LABELS[r['outcome']].split(':')[0].lower()} {r['evalue_estimate']:.2f} "
-        f"(interval {r['evalue_ci']:.2f})"
-        for r in ev.iter_rows(named=True)
-    )
-    n1, n0 = eff["n_treated"][0], eff["n_control"][0]
-    return PublishedTable(
-        name="adjusted_comparison",
-        title=title,
-        table=wide,
-        notes=(
-            f"{n1} {treatment} and {n0} {control} episodes; estimand: the average effect in "
-            "both programs' clients (ATE). Differences are IOP minus residential, in "
-            "percentage points.",
-            *result.notes[1:],
-            f"E-values of the weighted ratios: {evalue_note}.",
+        if summary.height
+        else ("No problems: every row follows the data contract.",),
+        tidy=shown.select(
+            pl.lit("data_quality").alias("table"),
+            "file",
+            "rule",
+            "severity",
+            pl.when(pl.col("suppressed")).then(None).otherwise(pl.col("rows")).alias("value"),
+            pl.when(~pl.col("suppressed"))
+            .then(pl.lit("published"))
+            .when(pl.col("rows").is_between(1, threshold - 1))
+            .then(pl.lit("small_count"))
+            .otherwise(pl.lit("complementary"))
+            .alias("status"),
         ),
     )

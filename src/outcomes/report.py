@@ -315,9 +315,10 @@ def methods(threshold: int, as_of: str | None, ds):
     """The methods appendix as Markdown, with this run's threshold and as-of date."""
     from IPython.display import Markdown
 
-    from outcomes.publish import suppression_note
+    from outcomes.suppression import legend
 
     cut = as_of or f"{ds.last_date} (the latest date in the data)"
+    markers = " ".join(legend(threshold))
     return Markdown(
         "## Methods\n\n"
         f"- **As-of date**: {cut}. Nothing after it is known; episodes without a discharge "
@@ -325,7 +326,11 @@ def methods(threshold: int, as_of: str | None, ds):
         "- **Definitions**: every metric follows `docs/metrics.md`; the input columns and "
         "rules follow `docs/data-dictionary.md`.\n"
         "- **Confidence intervals**: proportions use the Wilson score interval at 95%.\n"
-        f"- **Small-cell suppression**: {suppression_note(threshold)}\n"
+        f"- **Disclosure control**: no count from 1 to {threshold - 1} is shown, nor one "
+        "that other published figures (in this report, or in the reports of other quarters "
+        "made from the same export) would let a reader work out by adding and subtracting; "
+        "cells are withheld over the whole publication at once (docs/privacy.md). "
+        f"{markers}\n"
         "- **Data**: de-identified records only; files with direct identifiers are refused."
     )
 
@@ -471,8 +476,9 @@ def save_outputs(executed_notebook: str | Path, folder: str | Path) -> list[Path
     """Write every published table of an executed report notebook as CSV and every figure as
     PNG into ``folder`` (``tables/<name>.csv``, ``figures/figure_<n>.png``).
 
-    Only what the report shows is written: tables come from the rendered (suppressed) HTML of
-    :class:`outcomes.publish.PublishedTable`, figures from the cells' PNG outputs.
+    Only what the report shows is written: tables are the tidy protected cells behind each
+    :class:`outcomes.publish.PublishedTable` (``value, ci_low, ci_high, numerator,
+    denominator, status``), figures the cells' PNG outputs.
     """
     import base64
     import csv
@@ -492,7 +498,13 @@ def save_outputs(executed_notebook: str | Path, folder: str | Path) -> list[Path
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(base64.b64decode(data["image/png"]))
                 written.append(path)
-            if "outcomes-table" in data.get("text/html", ""):
+            name = output.get("metadata", {}).get("text/csv", {}).get("outcomes_table")
+            if name and "text/csv" in data:
+                path = folder / "tables" / f"{name}.csv"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(data["text/csv"], encoding="utf-8")
+                written.append(path)
+            elif "outcomes-table" in data.get("text/html", ""):
                 parser = _PublishedTables()
                 parser.feed(data["text/html"])
                 for name, rows in parser.tables.items():

@@ -18,6 +18,34 @@ from collections.abc import Sequence
 import polars as pl
 
 DEFAULT_THRESHOLD = 11
+
+#: What a reader sees in place of a cell that is not published, by status
+#: (:data:`outcomes.disclosure.STATUSES`): one legend for every table and chart.
+MARKERS = {
+    "small_count": "<{t}",
+    "small_count_rate": "(s)",
+    "small_group": "(s)",
+    "complementary": "(c)",
+    "not_observable": "(p)",
+    "none": "–",
+}
+
+
+def legend(threshold: int = DEFAULT_THRESHOLD) -> tuple[str, ...]:
+    """The markers' meanings, one line each (the report prints them once, under every
+    table that uses them)."""
+    return (
+        f"<{threshold}: a count from 1 to {threshold - 1}, not shown.",
+        f"(s): withheld: fewer than {threshold} episodes in the group, or fewer than "
+        f"{threshold} with the outcome.",
+        "(c): withheld so that a hidden count cannot be worked out from other figures "
+        "(the count itself is not small).",
+        "(p): not yet observable: no discharge had reached the end of this window by the "
+        "data's as-of date.",
+        "–: nothing to count.",
+    )
+
+
 #: Metrics that are counts (shown as whole numbers).
 COUNT_METRICS = ("admissions", "discharges")
 #: Metrics shown as percentages (proportions and the mean attendance rate).

@@ -1,0 +1,287 @@
+"""An attacker with only the published files: it solves for every withheld count.
+
+Given the tidy tables of one or more reports (the ``tables/*.csv`` the report writes: ``table,
+period, program, band, measure, value, ci_low, ci_high, numerator, denominator, status``), it
+names a whole-number unknown for every count the tables speak of (the discharges of a group,
+a rate's numerator and denominator, the episodes followed and the events by a horizon), sets
+what was published, and adds what anyone reading the definitions in docs/metrics.md knows:
+
+- the length bands of a program add up to the program, the programs to "all programs", the
+  four quarters to their trailing year, the discharge reasons to the discharges, completed
+  and transferred to "completed or transferred";
+- a rate's denominator is its group's discharges (completion, dropout, reasons) or at most
+  that (windowed rates, dose); a numerator is at most its denominator; a withheld count marked
+  small lies in 1..threshold-1, a cell withheld to protect another is at least threshold;
+- early dropouts are among those who left early; longer windows have no larger cohort and no
+  fewer events; those followed at a horizon, and the events by then, are at most the discharges.
+
+For every count behind a withheld cell, and for the complement ``denominator - numerator``
+of every rate, it finds the smallest and largest whole value consistent with all of that
+(an integer program, solved with HiGHS). A value pinned to one number in 1..threshold-1 is a
+disclosure. This is independent of the product's own audit (which works on the episodes).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+from scipy import sparse
+
+from outcomes.schema import DISCHARGE_REASONS as REASONS
+
+SAME_DENOMINATOR = (
+    "completion_rate",
+    "completion_or_transfer_rate",
+    "early_dropout_rate",
+    *(f"discharge_reason_{r}" for r in REASONS),
+)
+
+
+@dataclass
+class Attack:
+    threshold: int
+    names: dict[tuple, int] = field(default_factory=dict)
+    rows: list[tuple[dict[int, float], float, float]] = field(default_factory=list)
+    family: list[str] = field(default_factory=list)
+    direct: list[tuple[str, int]] = field(default_factory=list)
+    tag: str = "published"
+    targets: list[tuple[str, dict[int, float], float | None]] = field(default_factory=list)
+
+    def var(self, period, program, band, part) -> int:
+        key = (period, program, band or None, part)
+        return self.names.setdefault(key, len(self.names))
+
+    def constrain(self, coef: dict[int, float], lo: float, hi: float) -> None:
+        self.rows.append((coef, lo, hi))
+        self.family.append(self.tag)
+
+
+def _quarters(ty: str) -> list[str]:
+    last = ty.split("-")[1]
+    year, q = int(last[:4]), int(last[-1])
+    out = []
+    for _ in range(4):
+        out.append(f"{year}Q{q}")
+        year, q = (year, q - 1) if q > 1 else (year - 1, 4)
+    return out[::-1]
+
+
+def build(cells: pl.DataFrame, threshold: int) -> Attack:
+    """The attacker's integer program from published tidy cells (any number of reports)."""
+    a = Attack(threshold)
+    cells = cells.filter(pl.col("table") != "data_quality").unique(
+        subset=["table", "period", "program", "band", "measure"], keep="first"
+    )
+    big = 10**7
+    for r in cells.iter_rows(named=True):
+        p, prog, band, m, status = r["period"], r["program"], r["band"], r["measure"], r["status"]
+        discharges = a.var(p, prog, band, "discharges")
+        if m == "discharges":
+            num, den = None, discharges
+        elif m.startswith(("readmission_by_", "relapse_by_")):
+            num, den = a.var(p, prog, band, f"{m}:events"), a.var(p, prog, band, f"{m}:followed")
+            # (an event on day h is both counted by h and still followed at h)
+            a.constrain({num: 1, discharges: -1}, -big, 0)
+            a.constrain({den: 1, discharges: -1}, -big, 0)
+        elif m in ("median_los_days", "attendance_rate", "mean_weekly_hours"):
+            num, den = None, None
+        else:
+            num, den = a.var(p, prog, band, f"{m}:num"), a.var(p, prog, band, f"{m}:den")
+            if m in SAME_DENOMINATOR:
+                a.constrain({den: 1, discharges: -1}, 0, 0)
+            else:
+                a.constrain({den: 1, discharges: -1}, -big, 0)
+        if num is not None and not m.startswith(("readmission_by_", "relapse_by_")):
+            a.constrain({num: 1, den: -1}, -big, 0)
+        if status == "published":
+            if num is not None and r["numerator"] is not None:
+                a.constrain({num: 1}, r["numerator"], r["numerator"])
+            if den is not None and r["denominator"] is not None:
+                a.constrain({den: 1}, r["denominator"], r["denominator"])
+            if m == "discharges" and r["denominator"] is None and r["value"] is not None:
+                a.constrain({den: 1}, r["value"], r["value"])
+            if num is not None and not m.startswith(("readmission_by_", "relapse_by_")):
+                what = f"{p} {prog} {band or ''} {m}: complement"
+                if r["numerator"] is not None and r["denominator"] is not None:
+                    a.direct.append((what, r["denominator"] - r["numerator"]))
+                else:
+                    a.targets.append((what, {den: 1, num: -1}, None))
+        elif status == "small_count":
+            target = num if (num is not None) else den
+            if target is not None:
+                a.constrain({target: 1}, 1, threshold - 1)
+                a.targets.append((f"{p} {prog} {band or ''} {m}", {target: 1}, None))
+        elif status == "small_group" and den is not None:
+            a.constrain({den: 1}, 1, threshold - 1)
+            a.targets.append((f"{p} {prog} {band or ''} {m}: group", {den: 1}, None))
+        # a cell withheld to protect another holds 11 or more: pinning it discloses nothing
+        elif status in ("none", "not_observable") and den is not None:
+            a.constrain({den: 1}, 0, 0)
+    _definitions(a)
+    return a
+
+
+def _definitions(a: Attack) -> None:
+    """What the definitions of the metrics say about sums and order."""
+    keys = list(a.names)
+    programs: dict[str, set[str]] = {}
+    bands: dict[tuple, set[str]] = {}
+    for period, program, band, _ in keys:
+        if program != "all programs":
+            programs.setdefault(period, set()).add(program)
+        if band is not None:
+            bands.setdefault((period, program), set()).add(band)
+    parts = {k[3] for k in keys}
+
+    def total_of(coef_total: int, members: list[int]) -> None:
+        coef = {coef_total: 1.0}
+        for v in members:
+            coef[v] = coef.get(v, 0.0) - 1.0
+        a.constrain(coef, 0, 0)
+
+    for period, program, band, part in keys:
+        if band is None and program == "all programs":
+            # all programs is every program of the export (one unseen in a period is unknown)
+            every = sorted(set().union(*programs.values()))
+            members = [a.var(period, p, None, part) for p in every]
+            total_of(a.names[(period, program, band, part)], members)
+        if band is None and program != "all programs" and (period, program) in bands:
+            members = [a.var(period, program, b, part) for b in sorted(bands[(period, program)])]
+            total_of(a.names[(period, program, band, part)], members)
+        if "-" in period:
+            members = [a.var(q, program, band, part) for q in _quarters(period)]
+            total_of(a.names[(period, program, band, part)], members)
+    keys = list(a.names)
+    for period, program, band, part in keys:
+        if part != "discharges":
+            continue
+
+        def name(suffix, where=(period, program, band)):
+            return a.names.get((*where, suffix))
+
+        reasons = [name(f"discharge_reason_{r}:num") for r in REASONS]
+        if all(v is not None for v in reasons):
+            total_of(a.names[(period, program, band, part)], reasons)
+        cot, done, moved = (
+            name("completion_or_transfer_rate:num"),
+            name("completion_rate:num"),
+            name("discharge_reason_transferred:num"),
+        )
+        if None not in (cot, done, moved):
+            a.constrain({cot: 1, done: -1, moved: -1}, 0, 0)
+        early, left = name("early_dropout_rate:num"), name("discharge_reason_left_early:num")
+        if None not in (early, left):
+            a.constrain({early: 1, left: -1}, -(10**7), 0)
+        if None not in (done, name("discharge_reason_completed:num")):
+            a.constrain({done: 1, name("discharge_reason_completed:num"): -1}, 0, 0)
+    # longer windows: no larger cohorts
+    for kind, windows in (("readmission", (30, 90, 180, 365)), ("step_down", (7, 14, 30))):
+        for period, program, band, part in keys:
+            if part != f"{kind}_{windows[0]}d:den":
+                continue
+            for w1, w2 in itertools.pairwise(windows):
+                d1 = a.names.get((period, program, band, f"{kind}_{w1}d:den"))
+                d2 = a.names.get((period, program, band, f"{kind}_{w2}d:den"))
+                if None not in (d1, d2):
+                    a.constrain({d2: 1, d1: -1}, -(10**7), 0)
+    del parts
+
+
+@dataclass(frozen=True)
+class Finding:
+    what: str
+    value: int
+
+
+def solve(a: Attack, time_limit: float = 10.0) -> list[Finding]:
+    """Every target pinned to one whole number in 1..threshold-1 (HiGHS' integer program,
+    the model built once and re-solved for each target's minimum and maximum)."""
+    import highspy
+
+    findings = [Finding(what, v) for what, v in a.direct if 1 <= v <= a.threshold - 1]
+    n = len(a.names)
+    if not n or not a.targets:
+        return findings
+    ri, ci, vals = [], [], []
+    lo = np.empty(len(a.rows))
+    hi = np.empty(len(a.rows))
+    for i, (coef, low, high) in enumerate(a.rows):
+        for j, c in coef.items():
+            ri.append(i)
+            ci.append(j)
+            vals.append(c)
+        lo[i], hi[i] = low, high
+    mat = sparse.csr_matrix((vals, (ri, ci)), shape=(len(a.rows), n)).tocsc()
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n, len(a.rows)
+    lp.col_cost_ = np.zeros(n)
+    lp.col_lower_ = np.zeros(n)
+    lp.col_upper_ = np.full(n, highspy.kHighsInf)
+    lp.row_lower_ = lo
+    lp.row_upper_ = np.where(hi >= 10**7, highspy.kHighsInf, hi)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = mat.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = mat.indices.astype(np.int32)
+    lp.a_matrix_.value_ = mat.data.astype(float)
+    relaxed = highspy.Highs()  # the linear relaxation, re-solved warm for every target
+    relaxed.setOptionValue("output_flag", False)
+    relaxed.passModel(lp)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", time_limit)
+    h.passModel(lp)
+    cols = np.arange(n, dtype=np.int32)
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        # the truth satisfies every constraint: an infeasible program is a wrong constraint
+        raise AssertionError(
+            f"the attacker's program has no solution: {h.modelStatusToString(h.getModelStatus())}"
+        )
+    unbounded = (
+        highspy.HighsModelStatus.kUnbounded,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,
+    )
+
+    def extremes(model, c, integral_check):
+        """(min, max) of c @ x, None when unbounded; with whether both optima are whole."""
+        model.changeColsCost(n, cols, c)
+        out, whole = [], True
+        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+            model.changeObjectiveSense(sense)
+            model.run()
+            status = model.getModelStatus()
+            if status in unbounded:
+                return None, True
+            if status != highspy.HighsModelStatus.kOptimal:
+                raise AssertionError(f"the attacker could not settle a target: {status}")
+            out.append(model.getInfo().objective_function_value)
+            if integral_check:
+                x = np.asarray(model.getSolution().col_value)
+                whole = whole and bool(np.all(np.abs(x - np.round(x)) < 1e-6))
+        return out, whole
+
+    seen = set()
+    for what, coef, _ in a.targets:
+        key = tuple(sorted(coef.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        c = np.zeros(n)
+        for j, v in coef.items():
+            c[j] = v
+        # the relaxation's optima, when whole, are the integer program's too
+        values, whole = extremes(relaxed, c, True)
+        if values is None:
+            continue
+        if not whole:
+            values, _ = extremes(h, c, False)
+            if values is None:
+                continue
+        low, high = round(values[0]), round(values[1])
+        if low == high and 1 <= low <= a.threshold - 1:
+            findings.append(Finding(what, low))
+    return findings
