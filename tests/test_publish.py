@@ -101,3 +101,31 @@ def test_no_table_shows_a_count_from_1_to_10(pub):
     completion = publish.completion_table(pub, "2026Q3").table
     assert completion.columns[:2] == ["Program", "Planned length"]
     assert set(completion["Program"]) <= {"IOP", "Residential", "PHP", "Outpatient", "Detox"}
+
+
+def test_data_quality_tables_mark_what_protects_a_small_count(tmp_path):
+    """A messy export excludes a few rows (fewer than 11 per file): the excluded count shows
+    as <11 and the kept count, which with rows read would give it away, as (c) (withheld to
+    protect another cell), never as '<11' (it is thousands of rows, issue #10)."""
+    from outcomes import load, synth
+
+    folder = synth.write(generate(300, seed=5), tmp_path / "messy", messy=True, seed=5)
+    ds = load(folder, on_error="exclude")
+    table = publish.accounting_table(ds)
+    rows = {r["File"]: r for r in table.table.iter_rows(named=True)}
+    accounting = {r["file"]: r for r in ds.accounting.iter_rows(named=True)}
+    for name, row in rows.items():
+        excluded = accounting[name]["rows_excluded"]
+        if 1 <= excluded <= 10:
+            assert row["Rows excluded"] == "<11"
+            assert row["Rows kept"] == "(c)"
+            assert row["Rows read"] == f"{accounting[name]['rows_read']}"
+    assert "(c)" in {r["Rows kept"] for r in rows.values()}
+    statuses = set(table.tidy["status"])
+    assert {"published", "small_count", "complementary"} <= statuses
+    issues = publish.issues_table(ds)
+    assert issues.tidy is not None and set(issues.tidy["status"]) <= {
+        "published",
+        "small_count",
+        "complementary",
+    }

@@ -428,31 +428,39 @@ def _propagate(links: _Links, exact: set[int]) -> dict[int, tuple[int, ...]]:
     return how
 
 
-def _lean_on(v: int, how: dict, cost: np.ndarray, true: np.ndarray, withheld: set) -> int | None:
-    """The published set to withhold so that ``v`` is no longer worked out the way it was.
-
-    Walks the links that gave ``v`` away, breadth first: a published member ``k`` links
-    away scores ``cost * (1 + k)``, and the lowest score wins (then the smaller count), so
-    the choice stays close to ``v`` unless a far set is much cheaper.
-    """
+def _nearest(start: int, neighbours, eligible, cost, true, max_depth: int) -> int | None:
+    """Breadth-first from ``start`` over ``neighbours(u)``: the eligible variable with the
+    lowest ``cost * (1 + links away)``, then the smaller count."""
     best, best_key = None, None
-    frontier, seen, depth = [v], {v}, 0
-    while frontier and depth < 6:
+    frontier, seen, depth = [start], {start}, 0
+    while frontier and depth < max_depth:
         nxt = []
         for u in frontier:
-            for i in how.get(u, ()):
+            for i in neighbours(u):
                 if i in seen:
                     continue
                 seen.add(i)
-                if how.get(i) == ():
-                    if i not in withheld:
-                        key = (cost[i] * (1 + depth), true[i], i)
-                        if best_key is None or key < best_key:
-                            best, best_key = i, key
-                else:
-                    nxt.append(i)
+                if eligible(i):
+                    key = (cost[i] * (1 + depth), true[i], i)
+                    if best_key is None or key < best_key:
+                        best, best_key = i, key
+                nxt.append(i)
         frontier, depth = nxt, depth + 1
     return best
+
+
+def _lean_on(v: int, how: dict, cost: np.ndarray, true: np.ndarray, withheld: set) -> int | None:
+    """The published set to withhold so that ``v`` is no longer worked out the way it was:
+    walking the links that gave it away (a published set ends a walk, a derived one leads on
+    to the link that gave it), the nearest cheap published set (:func:`_nearest`)."""
+    return _nearest(
+        v,
+        lambda u: how.get(u, ()) if u == v or how.get(u) else (),
+        lambda i: how.get(i) == () and i not in withheld and true[i] > 0,
+        cost,
+        true,
+        max_depth=6,
+    )
 
 
 def _bounds(
@@ -529,23 +537,14 @@ def _neighbour_to_withhold(
         candidates = open_members(members)
         if candidates:
             return min(candidates, key=lambda i: (cost[i], true[i], i))
-    best, best_key = None, None
-    frontier, seen, depth = [v], {v}, 0
-    while frontier and depth < 4:
-        nxt = []
-        for u in frontier:
-            for members in relations_of.get(u, ()):
-                for i in members:
-                    if i in seen:
-                        continue
-                    seen.add(i)
-                    if i in open_members((i,)):
-                        key = (cost[i] * (1 + depth), true[i], i)
-                        if best_key is None or key < best_key:
-                            best, best_key = i, key
-                    nxt.append(i)
-        frontier, depth = nxt, depth + 1
-    return best
+    return _nearest(
+        v,
+        lambda u: [i for members in relations_of.get(u, ()) for i in members],
+        lambda i: bool(open_members((i,))),
+        cost,
+        true,
+        max_depth=4,
+    )
 
 
 def protect(

@@ -520,6 +520,24 @@ def comparison_table(
     )
 
 
+def _mark_counts(table: pl.DataFrame, count: str, threshold: int) -> pl.DataFrame:
+    """A ``status`` for counts that went through :func:`suppress_counts`, and the marker of
+    a count withheld only to protect another (``(c)``, not ``<threshold``)."""
+    protecting = pl.col("suppressed") & ~pl.col(count).is_between(1, threshold - 1)
+    return table.with_columns(
+        pl.when(protecting)
+        .then(pl.lit(MARKERS["complementary"]))
+        .otherwise(pl.col("display"))
+        .alias("display"),
+        pl.when(~pl.col("suppressed"))
+        .then(pl.lit("published"))
+        .when(protecting)
+        .then(pl.lit("complementary"))
+        .otherwise(pl.lit("small_count"))
+        .alias("status"),
+    )
+
+
 def accounting_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> PublishedTable:
     """Rows read, kept and excluded per input file, suppressed.
 
@@ -532,19 +550,25 @@ def accounting_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> Publish
         variable_name="what",
         value_name="rows",
     )
-    kept_excluded = suppress_counts(
-        long.filter(pl.col("what") != "rows_read"), "rows", groups=["file"], threshold=threshold
-    ).with_columns(
-        pl.when(pl.col("suppressed") & ~pl.col("rows").is_between(1, threshold - 1))
-        .then(pl.lit(MARKERS["complementary"]))
-        .otherwise(pl.col("display"))
-        .alias("display")
-    )
-    read = suppress_counts(
-        long.filter(pl.col("what") == "rows_read"),
+    kept_excluded = _mark_counts(
+        suppress_counts(
+            long.filter(pl.col("what") != "rows_read"),
+            "rows",
+            groups=["file"],
+            threshold=threshold,
+        ),
         "rows",
-        threshold=threshold,
-        total_published=False,
+        threshold,
+    )
+    read = _mark_counts(
+        suppress_counts(
+            long.filter(pl.col("what") == "rows_read"),
+            "rows",
+            threshold=threshold,
+            total_published=False,
+        ),
+        "rows",
+        threshold,
     )
     both = pl.concat([read, kept_excluded])
     shown = both.pivot(on="what", index="file", values="display").select(
@@ -558,12 +582,7 @@ def accounting_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> Publish
         pl.col("file"),
         pl.col("what").alias("measure"),
         pl.when(pl.col("suppressed")).then(None).otherwise(pl.col("rows")).alias("value"),
-        pl.when(~pl.col("suppressed"))
-        .then(pl.lit("published"))
-        .when(pl.col("rows").is_between(1, threshold - 1))
-        .then(pl.lit("small_count"))
-        .otherwise(pl.lit("complementary"))
-        .alias("status"),
+        "status",
     )
     return PublishedTable(
         name="data_quality_accounting",
@@ -581,11 +600,8 @@ def accounting_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> Publish
 def issues_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> PublishedTable:
     """Problems the loader found, by file and rule, with suppressed row counts."""
     summary = issue_summary(ds).select("file", "rule", "severity", "rows", "columns")
-    shown = suppress_counts(summary, "rows", groups=["file"], threshold=threshold).with_columns(
-        pl.when(pl.col("suppressed") & ~pl.col("rows").is_between(1, threshold - 1))
-        .then(pl.lit(MARKERS["complementary"]))
-        .otherwise(pl.col("display"))
-        .alias("display")
+    shown = _mark_counts(
+        suppress_counts(summary, "rows", groups=["file"], threshold=threshold), "rows", threshold
     )
     return PublishedTable(
         name="data_quality_issues",
@@ -610,11 +626,6 @@ def issues_table(ds: Dataset, threshold: int = DEFAULT_THRESHOLD) -> PublishedTa
             "rule",
             "severity",
             pl.when(pl.col("suppressed")).then(None).otherwise(pl.col("rows")).alias("value"),
-            pl.when(~pl.col("suppressed"))
-            .then(pl.lit("published"))
-            .when(pl.col("rows").is_between(1, threshold - 1))
-            .then(pl.lit("small_count"))
-            .otherwise(pl.lit("complementary"))
-            .alias("status"),
+            "status",
         ),
     )
