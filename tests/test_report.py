@@ -406,3 +406,23 @@ def test_pdf_is_printed_when_chromium_is_present(sample_report):
     pdf = sample_report.with_suffix(".pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-"
     assert pdf.stat().st_size > 20_000  # figures and tables, not an empty page
+
+
+def test_a_messy_export_renders(tmp_path):
+    """An export with the mistakes real ones have (synth --messy) renders end to end; its
+    data-quality appendix marks a kept-row count that protects a small excluded one as (c),
+    not as '<11' (issue #10), and nothing from the machine is published."""
+    from outcomes import synth
+
+    data = synth.write(synth.generate(400, seed=11), tmp_path / "messy", messy=True, seed=11)
+    html = render(
+        ReportParams(period="2026Q3", data_dir=str(data)),
+        out_dir=tmp_path / "reports",
+        notebook=NOTEBOOK,
+        progress=lambda stage: None,
+    )
+    text = html.read_text(encoding="utf-8")
+    assert "Rows read, kept and excluded per file" in text
+    assert "Data problems by file and rule" in text
+    assert "(c)" in text
+    assert _machine_text_in(html.parent, data) == []
