@@ -16,7 +16,15 @@ from outcomes.cohorts import discharged_in, sample_dir, trailing_year
 from outcomes.dataset import Dataset
 from outcomes.display import show
 from outcomes.episodes import episodes
-from outcomes.errors import DataError, IdentifierError, InputError, OutcomesError, OutcomesWarning
+from outcomes.errors import (
+    DataError,
+    EstimationError,
+    IdentifierError,
+    InputError,
+    OutcomesError,
+    OutcomesWarning,
+    PeriodError,
+)
 from outcomes.io import load
 from outcomes.metrics import metrics, trend
 
@@ -25,10 +33,12 @@ __version__ = "0.1.0"
 __all__ = [
     "DataError",
     "Dataset",
+    "EstimationError",
     "IdentifierError",
     "InputError",
     "OutcomesError",
     "OutcomesWarning",
+    "PeriodError",
     "discharged_in",
     "episodes",
     "load",
