@@ -603,13 +603,13 @@ def protect(
         if progress:
             print(f"  disclosure: {text}", file=sys.stderr)
 
+    forms = _forms(atoms, links, sensitive, n_sets)
     for round_no in range(max_rounds if complementary else 0):
         shown = _apply_withheld(frame, withheld)
         exact = set(_exact_sets(shown).tolist())
         known = _propagate(links, exact)
         disclosed = [v for v in sensitive if v in known]
         if not disclosed:
-            forms = _forms(atoms, links, sensitive, n_sets)
             audit = _Audit(atoms, np.array(sorted(exact), dtype=np.int64))
             det, weights = audit.determined(forms)
             disclosed = [v for v, d in zip(sensitive, det, strict=True) if d]

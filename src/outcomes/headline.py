@@ -137,15 +137,16 @@ GLOSSARY = {
     "than residential care, averaged over both programs' clients.",
     "E-value": "How strongly an unmeasured factor would have to be tied to both program and "
     "outcome to explain the adjusted estimate away.",
-    "Markers": "<11 a count from 1 to 10; (s) withheld, fewer than 11 episodes; (c) withheld "
-    "to protect another cell; (p) window not yet ended; – nothing to count.",
 }
 
 
-def glossary():
-    """Every term and abbreviation the report uses, as Markdown."""
+def glossary(threshold: int = 11):
+    """Every term and abbreviation the report uses, and the markers' legend
+    (:func:`outcomes.suppression.legend`), as Markdown."""
     from IPython.display import Markdown
 
-    return Markdown(
-        "## Glossary\n\n" + "\n".join(f"- **{term}**: {text}" for term, text in GLOSSARY.items())
-    )
+    from outcomes.suppression import legend
+
+    terms = [f"- **{term}**: {text}" for term, text in GLOSSARY.items()]
+    markers = "- **Markers**: " + " ".join(legend(threshold))
+    return Markdown("## Glossary\n\n" + "\n".join([*terms, markers]))

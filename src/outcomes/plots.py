@@ -174,6 +174,18 @@ def _sort_bands(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _split_drawn(rows: pl.DataFrame, by: Sequence[str], threshold: int):
+    """The rows a chart draws, and (label, reason) for each row it leaves out."""
+    reasons = _reasons(rows, threshold)
+    drawn, left_out = [], []
+    for r, why in zip(rows.iter_rows(named=True), reasons, strict=True):
+        if why is None:
+            drawn.append(r)
+        else:
+            left_out.append((_label(r, by), why))
+    return drawn, left_out
+
+
 def _label(row: dict, by: Sequence[str]) -> str:
     return " ".join(str(row[c]) for c in by)
 
@@ -281,13 +293,7 @@ def rate_chart(
     _require_published(table)
     rows = _sort_bands(table.filter(pl.col("metric") == metric))
     by = [c for c in ("program_type", "length_band") if c in rows.columns]
-    reasons = _reasons(rows, _threshold_of(rows, threshold))
-    drawn = [r for r, why in zip(rows.iter_rows(named=True), reasons, strict=True) if why is None]
-    left_out = [
-        (_label(r, by), why)
-        for r, why in zip(rows.iter_rows(named=True), reasons, strict=True)
-        if why is not None
-    ]
+    drawn, left_out = _split_drawn(rows, by, _threshold_of(rows, threshold))
     fig, ax = plt.subplots(figsize=(7, 0.35 * max(len(drawn), 3) + 1))
     y = np.arange(len(drawn))[::-1]
     for yi, r in zip(y, drawn, strict=True):
@@ -695,14 +701,8 @@ def los_chart(table: pl.DataFrame, *, threshold: int | None = None) -> Figure:
             pl.col("program_type").is_in(["iop", "residential"]),
         )
     )
-    reasons = _reasons(rows, _threshold_of(rows, threshold))
     by = ["program_type", "length_band"]
-    drawn = [r for r, why in zip(rows.iter_rows(named=True), reasons, strict=True) if why is None]
-    left_out = [
-        (_label(r, by), why)
-        for r, why in zip(rows.iter_rows(named=True), reasons, strict=True)
-        if why is not None
-    ]
+    drawn, left_out = _split_drawn(rows, by, _threshold_of(rows, threshold))
     fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(drawn), 3) + 1.5))
     y = np.arange(len(drawn))[::-1]
     for yi, r in zip(y, drawn, strict=True):
