@@ -6,6 +6,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PERIOD ?= 2026Q3
 DATA   ?= data/sample
+MAPPING ?=
+MAP    := $(if $(MAPPING),--mapping $(MAPPING))
 
 .PHONY: report quarterly test validate lint sample docs clean-venv
 
@@ -17,11 +19,12 @@ $(STAMP): pyproject.toml
 
 ## Render the quarterly report of the bundled sample: reports/$(PERIOD)/report.html (and .pdf
 ## when Chromium is installed). Other data: make report DATA=path/to/export PERIOD=2026Q3
+## (an export in its provider system's own shape: add MAPPING=mapping.toml, docs/mapping.md)
 report: $(STAMP)
-	$(BIN)/outcomes report --period $(PERIOD) --data $(DATA) --out reports
+	$(BIN)/outcomes report --period $(PERIOD) --data $(DATA) --out reports $(MAP)
 
 ## The scheduled quarterly job (also run by .github/workflows/quarterly-report.yml):
-## OUTCOMES_DATA=path OUTCOMES_PERIOD=latest|previous|2026Q3 make quarterly
+## OUTCOMES_DATA=path OUTCOMES_PERIOD=latest|previous|2026Q3 [OUTCOMES_MAPPING=file] make quarterly
 quarterly: $(STAMP)
 	PYTHON=$(BIN)/python scripts/quarterly.sh
 
@@ -31,8 +34,9 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 ## Check a dataset folder against the data contract: make validate DATA=path/to/export
+## [MAPPING=mapping.toml]
 validate: $(STAMP)
-	$(BIN)/outcomes validate $(DATA)
+	$(BIN)/outcomes validate $(DATA) $(MAP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

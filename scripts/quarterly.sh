@@ -2,6 +2,8 @@
 # The quarterly job: render the report of a period and refresh reports/index.html.
 # Runs the same locally (make quarterly), in the scheduled workflow and in the tests.
 #   OUTCOMES_DATA     dataset folder (default data/sample); point it at the real export
+#   OUTCOMES_MAPPING  mapping file of an export in its provider system's own shape
+#                     (docs/mapping.md; default none: the files follow the contract)
 #   OUTCOMES_PERIOD   2026Q3, latest (default) or previous
 #   OUTCOMES_AS_OF    data cut-off, YYYY-MM-DD (default: the latest date in the data)
 #   OUTCOMES_REPORTS  output folder (default reports)
@@ -15,4 +17,5 @@ python="${PYTHON:-.venv/bin/python}"
 args=(report --period "${OUTCOMES_PERIOD:-latest}" --data "${OUTCOMES_DATA:-data/sample}"
       --out "${OUTCOMES_REPORTS:-reports}")
 if [ -n "${OUTCOMES_AS_OF:-}" ]; then args+=(--as-of "$OUTCOMES_AS_OF"); fi
+if [ -n "${OUTCOMES_MAPPING:-}" ]; then args+=(--mapping "$OUTCOMES_MAPPING"); fi
 exec "$python" -m outcomes.cli "${args[@]}"

@@ -230,6 +230,47 @@ def test_enrollment_cross_row_rules(write_dataset):
     assert accounting(ds)[f] == (9, 3, 6, 1)
 
 
+def test_a_row_exported_twice_is_kept_once(write_dataset):
+    """Worked by hand: enrollments rows 3 and 6 repeat row 2 exactly (two warnings naming row
+    2); rows 4 and 5 share E2 but differ in planned length (two errors, and E2's session is
+    excluded with them). Attendance row 3 repeats row 2. Read 5 = kept 1 (E1) + excluded 4
+    (two copies, two clashing rows); attendance read 3 = kept 1 + excluded 2."""
+    enrollments = HEADER + (
+        "C1,E1,iop,42,2025-01-06,2025-02-17,completed\n"
+        "C1,E1,iop,42,2025-01-06,2025-02-17,completed\n"
+        "C2,E2,iop,42,2025-01-06,2025-02-17,completed\n"
+        "C2,E2,iop,49,2025-01-06,2025-02-17,completed\n"
+        "C1,E1,iop,42,2025-01-06,2025-02-17,completed\n"
+    )
+    attendance = (
+        "episode_id,session_date,status\n"
+        "E1,2025-01-06,attended\nE1,2025-01-06,attended\nE2,2025-01-06,attended\n"
+    )
+    ds = outcomes.load(
+        write_dataset(enrollments=enrollments, attendance=attendance), on_error="exclude"
+    )
+    e, a = "enrollments.csv", "attendance.csv"
+    assert issue_set(ds) == {
+        (e, 3, "episode_id", "E1", "exact_duplicate", "warning"),
+        (e, 4, "episode_id", "E2", "duplicate_episode_id", "error"),
+        (e, 5, "episode_id", "E2", "duplicate_episode_id", "error"),
+        (e, 6, "episode_id", "E1", "exact_duplicate", "warning"),
+        (a, 3, "episode_id", "E1", "exact_duplicate", "warning"),
+        (a, 4, "episode_id", "E2", "episode_excluded", "error"),
+    }
+    copy = ds.issues.filter(pl.col("rule") == "exact_duplicate", pl.col("row") == 6)
+    assert copy["message"].item() == "row is identical in every column to row 2; kept once"
+    assert ds.enrollments["episode_id"].to_list() == ["E1"]
+    assert ds.attendance.height == 1
+    assert accounting(ds) == {e: (5, 1, 4, 0), a: (3, 1, 2, 0)}
+    # copies alone are warnings: loading with on_error="raise" does not refuse them
+    clean = HEADER + "C1,E1,iop,42,2025-01-06,2025-02-17,completed\n" * 2
+    sessions = "episode_id,session_date,status\n" + "E1,2025-01-06,attended\n" * 3
+    ds = outcomes.load(write_dataset(enrollments=clean, attendance=sessions))
+    assert ds.enrollments.height == 1 and ds.attendance.height == 1
+    assert accounting(ds) == {e: (2, 1, 1, 0), a: (3, 1, 2, 0)}
+
+
 def test_link_rules_unknown_episode_outside_sessions_and_early_contacts(write_dataset):
     # E1: 2025-01-06 .. 2025-03-07 (residential); E4 open from 2025-05-01
     att = (
@@ -372,8 +413,24 @@ def test_missing_folder_file_and_column(tmp_path, write_dataset):
     with pytest.raises(InputError) as err:
         outcomes.load(write_dataset(attendance=att, folder="nocol"))
     assert str(err.value) == (
-        "attendance.csv: missing required column(s) session_date; see docs/data-dictionary.md"
+        "attendance.csv: missing required column(s) session_date; see docs/data-dictionary.md "
+        "(or docs/mapping.md for an export with other column names)"
     )
+
+
+def test_a_folder_without_recognised_files_lists_what_it_holds(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name in ("Episodes.xlsx", "Sessions.csv", "readme.txt"):
+        (folder / name).write_text("x")
+    with pytest.raises(InputError) as err:
+        outcomes.load(folder)
+    assert err.value.problems == [
+        f"{folder}: no enrollments or attendance file; the folder holds Episodes.xlsx, "
+        "Sessions.csv, readme.txt. Name the files enrollments.csv, attendance.csv, "
+        "followups.csv (or .parquet, .xlsx), or name them in a mapping file (outcomes map "
+        f"{folder} --out mapping.toml drafts one)"
+    ]
 
 
 def test_every_refusal_is_reported_at_once(write_dataset):
@@ -391,8 +448,14 @@ def test_unreadable_encoding_and_double_files(write_dataset):
     (folder / "enrollments.csv").write_bytes(
         (HEADER + "C1,E1,iop,42,2025-01-06,2025-02-17,completed,Jos\xe9\n").encode("latin-1")
     )
-    with pytest.raises(InputError, match="not UTF-8 text"):
+    with pytest.raises(InputError) as err:
         outcomes.load(folder)
+    # the header is 97 bytes with its newline; 'C1,...,completed,Jos' 48 more: offset 145
+    assert str(err.value) == (
+        "enrollments.csv: not valid utf-8 text (byte 0xe9 at offset 145, line 2); save it as "
+        "'CSV UTF-8', or declare its encoding in the mapping ([files] enrollments_encoding or "
+        "[options] encoding)"
+    )
     (folder / "enrollments.csv").write_text(ENROLLMENTS_OK)
     (folder / "enrollments.parquet").write_bytes(b"not parquet")
     with pytest.raises(InputError, match="keep one"):
@@ -487,8 +550,16 @@ def test_every_row_is_accounted_for(tmp_path_factory, data, letters):
         if r["file"] in kept:
             assert kept[r["file"]] == r["rows_kept"]
     errors = issues.filter(pl.col("severity") == "error")
+    copies = issues.filter(pl.col("rule") == "exact_duplicate")
+    texts = {"enrollments.csv": enrollments, "attendance.csv": attendance}
     for r in counts.values():
         rows = errors.filter(pl.col("file") == r["file"])["row"]
-        assert rows.n_unique() == r["rows_excluded"]
+        copy_rows = copies.filter(pl.col("file") == r["file"])["row"]
+        # a row exported twice: every line beyond the first of identical lines, worked out on
+        # the text; kept once, never also an error
+        lines = texts[r["file"]].splitlines()[1:]
+        assert copy_rows.len() == len(lines) - len(set(lines))
+        assert not set(copy_rows) & set(rows)
+        assert rows.n_unique() + copy_rows.len() == r["rows_excluded"]
         assert rows.is_between(2, r["rows_read"] + 1).all()
     assert issues.select("file", "row", "column", "rule").null_count().sum_horizontal().item() == 0

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 import polars as pl
 
 from outcomes.dataset import empty_issues
+from outcomes.mapping import TableMapping
 from outcomes.schema import (
     ISSUE_SCHEMA,
     PLANNED_LENGTH_RANGE,
@@ -45,8 +46,17 @@ _EXPECTED = {
 }
 
 
-def _parse(col: Column, series: pl.Series) -> pl.Expr:
+def _parse(
+    col: Column,
+    series: pl.Series,
+    values: dict[str, str] | None = None,
+    date_format: str | None = None,
+) -> pl.Expr:
     """Parse a column into its contract dtype; a value that does not parse becomes null.
+
+    ``values`` (from the mapping: export value in lower case -> contract value) is applied to
+    the stripped text first; a value it does not cover goes on as written. ``date_format``
+    replaces ISO dates for a text date column.
 
     Columns that already have the contract dtype (typed Parquet) are taken as they are, and a
     text column whose values are all clean codes is not rewritten (the common case, and it
@@ -55,9 +65,12 @@ def _parse(col: Column, series: pl.Series) -> pl.Expr:
     name, dtype = col.name, series.dtype
     if dtype == col.dtype and col.kind not in ("code", "str"):
         return pl.col(name)
-    if col.kind == "code" and dtype == pl.String and series.is_in(col.allowed).all():
+    if col.kind == "code" and not values and dtype == pl.String and series.is_in(col.allowed).all():
         return pl.col(name)  # nulls make is_in null, and .all() ignores nulls
     text = as_text(name)
+    if values:
+        low = text.str.to_lowercase()
+        text = pl.when(low.is_in(list(values))).then(low.replace(values)).otherwise(text)
     if col.kind == "str":
         return text
     if col.kind == "code":
@@ -65,6 +78,8 @@ def _parse(col: Column, series: pl.Series) -> pl.Expr:
     if col.kind == "date":
         if dtype == pl.Date or isinstance(dtype, pl.Datetime):
             return pl.col(name).cast(pl.Date)
+        if date_format:
+            return text.str.to_date(date_format, strict=False)
         return (
             pl.when(text.str.contains(_DATE_RE))
             .then(text.str.to_date("%Y-%m-%d", strict=False))
@@ -106,12 +121,22 @@ def _issue_rows(
     )
 
 
-def check_values(raw: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.DataFrame]:
+def check_values(
+    raw: pl.DataFrame,
+    spec: TableSpec,
+    tm: TableMapping | None = None,
+    mapped: bool = False,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse every contract column; report empty required values, bad types, codes, minima.
+
+    ``tm`` is the table's mapping (value maps, date formats); with ``mapped`` (a mapping file
+    is in use), a code outside the contract is reported with the mapping section to add it to:
+    as ``unmapped_value`` in a column the mapping maps values of, else as ``allowed_values``.
 
     One pass computes every parsed column and one boolean column per (column, rule); issue rows
     are then cut out only for the rules that some row breaks.
     """
+    tm = tm or TableMapping(spec.name)
     parsed_exprs: list[pl.Expr] = []
     checks: dict[str, tuple[str, str, str]] = {}  # mask column -> (column, rule, message)
     mask_exprs: list[pl.Expr] = []
@@ -120,7 +145,8 @@ def check_values(raw: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.D
             parsed_exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
             continue
         series = raw[col.name]
-        parsed = _parse(col, series)
+        values, date_format = tm.values.get(col.name), tm.date_formats.get(col.name)
+        parsed = _parse(col, series, values, date_format)
         parsed_exprs.append(parsed.alias(col.name))
         if series.dtype == pl.String:
             given = as_text(col.name).is_not_null()
@@ -130,17 +156,31 @@ def check_values(raw: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.D
         if not col.nullable:
             rules.append(("required", ~given, f"{col.name} is required"))
         if col.kind in _EXPECTED and not parsed.meta.is_column():
-            rules.append(
-                ("type", given & parsed.is_null(), f"{col.name} must be {_EXPECTED[col.kind]}")
-            )
+            expected = _EXPECTED[col.kind]
+            if date_format and col.kind == "date":
+                expected = f"a date as {date_format} (the mapping's date format)"
+            rules.append(("type", given & parsed.is_null(), f"{col.name} must be {expected}"))
         if col.allowed:
-            rules.append(
-                (
-                    "allowed_values",
-                    parsed.is_not_null() & ~parsed.is_in(col.allowed),
-                    f"{col.name} must be one of {', '.join(col.allowed)}",
+            outside = parsed.is_not_null() & ~parsed.is_in(col.allowed)
+            section = tm.section(col.name)
+            if values:
+                rules.append(
+                    (
+                        "unmapped_value",
+                        outside,
+                        f"{col.name}: this value is not in the mapping; add it under {section} "
+                        f"as one of {', '.join(col.allowed)}",
+                    )
                 )
-            )
+            else:
+                hint = f", or map it under {section} in the mapping" if mapped else ""
+                rules.append(
+                    (
+                        "allowed_values",
+                        outside,
+                        f"{col.name} must be one of {', '.join(col.allowed)}{hint}",
+                    )
+                )
         if col.minimum is not None:
             rules.append(
                 (
@@ -163,6 +203,34 @@ def check_values(raw: pl.DataFrame, spec: TableSpec) -> tuple[pl.DataFrame, pl.D
     typed = raw.select(pl.col(ROW), *parsed_exprs, *[pl.col(c) for c in extra])
     issues = pl.concat(frames, how="vertical") if frames else empty_issues()
     return typed, issues
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows exported twice
+
+
+def exact_duplicates(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split off the rows identical, in every column as read, to an earlier row.
+
+    Returns the frame without them (each such row is kept once, at its first occurrence) and
+    one ``exact_duplicate`` warning per dropped copy, naming the row it repeats. Empty values
+    count as equal. Rows that share a key but differ anywhere are left for the key rules.
+    """
+    cols = [c for c in raw.columns if c != ROW]
+    repeat = ~pl.struct(cols).is_first_distinct()
+    if not raw.select(repeat.any()).item():
+        return raw, empty_issues()
+    copies = raw.with_columns(pl.col(ROW).min().over(cols).alias("__first")).filter(repeat)
+    issues = _issue_rows(
+        copies,
+        pl.lit(True),
+        "episode_id",
+        "exact_duplicate",
+        "warning",
+        pl.format("row is identical in every column to row {}; kept once", pl.col("__first")),
+        value=pl.col("episode_id"),
+    )
+    return raw.filter(~repeat), issues
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,9 +14,11 @@ read or is refused, or the command line is wrong. A data problem never prints a 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -72,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-rows", type=int, default=50, help="issues listed in table format (default 50)"
     )
+    _mapping_option(p)
     p.set_defaults(handler=_validate)
 
     p = sub.add_parser("synth", help="write a generated dataset with planted effects")
@@ -89,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
         "--messy",
         action="store_true",
         help="plant the mistakes real exports have (to see validate at work)",
+    )
+    p.add_argument(
+        "--style",
+        choices=("contract", "foreign"),
+        default="contract",
+        help="contract (default): the files of the data contract; foreign: shaped like a "
+        "provider system's own export (a workbook, a cp1252 CSV, its own names, labels and "
+        "US dates, rows written twice), with the mapping.toml that loads it",
     )
     p.set_defaults(handler=_synth)
 
@@ -109,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
         default="exclude",
         help="drop rows that break the contract (default) or stop",
     )
+    _mapping_option(p)
     p.set_defaults(handler=_metrics)
 
     p = sub.add_parser("compare", help="adjusted comparison of two programs (effect table)")
@@ -158,8 +170,20 @@ def _parser() -> argparse.ArgumentParser:
         help="also keep the executed notebook as report.ipynb (scrubbed of the data folder's "
         "path); by default it is not published",
     )
+    _mapping_option(p)
     p.set_defaults(handler=_report)
     return parser
+
+
+def _mapping_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--mapping",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="TOML file mapping the export onto the data contract (docs/mapping.md; default: "
+        "$OUTCOMES_MAPPING when set)",
+    )
 
 
 def _date(text: str) -> dt.date:
@@ -176,7 +200,7 @@ def _validate(args: argparse.Namespace) -> int:
     from outcomes.io import load
     from outcomes.quality import issue_summary
 
-    ds = load(args.data, on_error="exclude")
+    ds = load(args.data, on_error="exclude", mapping=args.mapping)
     errors = ds.issues.filter(pl.col("severity") == "error").height
     warnings = ds.issues.height - errors
     if args.format == "csv":
@@ -208,7 +232,11 @@ def _synth(args: argparse.Namespace) -> int:
     if args.end < args.start:
         raise OutcomesError("--end must not be before --start")
     ds = synth.generate(args.clients, seed=args.seed, start=args.start, end=args.end)
-    synth.write(ds, args.out, fmt=args.format, messy=args.messy, seed=args.seed)
+    if args.style == "foreign" and (args.messy or args.format != "csv"):
+        raise OutcomesError(
+            "--style foreign writes its own formats and glitches; drop --messy and --format"
+        )
+    synth.write(ds, args.out, fmt=args.format, messy=args.messy, seed=args.seed, style=args.style)
     print(
         f"wrote {ds.enrollments.height} episodes of {args.clients} clients, "
         f"{ds.attendance.height} sessions, "
@@ -221,7 +249,7 @@ def _metrics(args: argparse.Namespace) -> int:
     from outcomes.io import load
     from outcomes.metrics import check_period, metrics
 
-    ds = load(args.data, on_error=args.on_error)
+    ds = load(args.data, on_error=args.on_error, mapping=args.mapping)
     try:  # a period without discharges would give a header-only table: say why instead
         check_period(ds, args.period, args.as_of)
     except ValueError as err:  # a malformed period: the user's words
@@ -300,17 +328,38 @@ def _report(args: argparse.Namespace) -> int:
         params(args.period)  # a malformed period or a low threshold: refused before loading
     say = Progress()  # one line per stage on stderr: [ 3.2s] rendering HTML
     say("loading the data")  # once: to resolve latest, check the period, refuse bad files
-    ds = load(args.data, on_error="exclude")
-    html = render(
-        params(resolve_period(args.period, args.as_of or ds.last_date)),
-        out_dir=args.out,
-        dataset=ds,
-        keep_notebook=args.keep_notebook,
-        progress=say,
-    )
+    ds = load(args.data, on_error="exclude", mapping=args.mapping)
+    with _mapping_for_notebooks(args.mapping):
+        html = render(
+            params(resolve_period(args.period, args.as_of or ds.last_date)),
+            out_dir=args.out,
+            dataset=ds,
+            keep_notebook=args.keep_notebook,
+            progress=say,
+        )
     pdf = html.with_suffix(".pdf")
     print(f"wrote {html}" + (f" and {pdf}" if pdf.exists() else ""))
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _mapping_for_notebooks(mapping: Path | None) -> Iterator[None]:
+    """The report's notebook loads the data itself: hand it the mapping through the
+    environment (``outcomes.load`` reads OUTCOMES_MAPPING), and put the environment back."""
+    if mapping is None:
+        yield
+        return
+    from outcomes.io import MAPPING_ENV
+
+    before = os.environ.get(MAPPING_ENV)
+    os.environ[MAPPING_ENV] = str(mapping.resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[MAPPING_ENV]
+        else:
+            os.environ[MAPPING_ENV] = before
 
 
 def _print_table(frame: pl.DataFrame, file=None, max_width: int = 60) -> None:

@@ -8,25 +8,27 @@ frame. Every input row is accounted for: it is kept, or excluded with its reason
 
 from __future__ import annotations
 
-import csv
-import io as _io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
+from outcomes._readers import read_table
 from outcomes._rules import (
     ROW,
     as_text,
     check_values,
     enrollment_rules,
+    exact_duplicates,
     link_rules,
     rows_with_errors,
     sort_issues,
 )
 from outcomes.dataset import Dataset
 from outcomes.errors import DataError, IdentifierError, InputError
+from outcomes.mapping import Mapping, TableMapping, read_mapping
 from outcomes.schema import (
     ACCOUNTING_COLUMNS,
     FILE_EXTENSIONS,
@@ -47,20 +49,40 @@ from outcomes.schema import (
 OnError = Literal["raise", "exclude"]
 
 
-def load(path: str | Path, *, on_error: OnError = "raise") -> Dataset:
+#: The environment variable naming a mapping file when none is passed (the quarterly job and
+#: the report's notebook get the mapping this way).
+MAPPING_ENV = "OUTCOMES_MAPPING"
+
+
+def load(
+    path: str | Path,
+    *,
+    on_error: OnError = "raise",
+    mapping: str | Path | Mapping | None = None,
+) -> Dataset:
     """Load a dataset folder and check it against the data contract.
 
     Parameters
     ----------
     path : str or Path
         A folder holding ``enrollments``, ``attendance`` and optionally ``followups``, each as
-        ``.csv`` (UTF-8, comma-separated, header row) or ``.parquet``. The columns of each file
+        ``.csv`` (UTF-8, comma-separated, header row), ``.parquet`` or an Excel workbook
+        (``.xlsx``, ``.xls``), or the files a mapping names. The columns of each file
         are documented in ``docs/data-dictionary.md`` and declared in :mod:`outcomes.schema`.
     on_error : {"raise", "exclude"}
         ``"raise"``: raise one :class:`~outcomes.errors.DataError` carrying every problem when
         any row breaks a rule of severity ``error``. ``"exclude"``: drop the failing rows (and
         the sessions and follow-ups of dropped episodes) and keep them in ``issues``. Warnings
-        never exclude a row.
+        never exclude a row. A row identical in every column to an earlier one is kept once
+        (its copies are reported as ``exact_duplicate`` warnings and counted as excluded).
+
+    mapping : str, Path or Mapping, optional
+        How the export maps onto the contract (a TOML file, see ``docs/mapping.md``, or a
+        :class:`~outcomes.mapping.Mapping`): which file and sheet holds each table, the export
+        column behind each contract column, export values behind contract codes, date formats
+        and the text encoding. Applied before any check (identifier screening included).
+        Default: the file named by the environment variable ``OUTCOMES_MAPPING`` when it is
+        set, else none (the files follow the contract).
 
     Returns
     -------
@@ -68,13 +90,15 @@ def load(path: str | Path, *, on_error: OnError = "raise") -> Dataset:
         ``enrollments``, ``attendance``, ``followups`` (``None`` without a followups file) with
         the contract's dtypes; ``issues`` with columns ``file, row, column, value, rule,
         severity, message``; ``accounting`` with ``file, rows_read, rows_kept, rows_excluded,
-        rows_with_warnings``.
+        rows_with_warnings`` (``rows_read == rows_kept + rows_excluded``; ``rows_excluded``
+        counts the rows with errors and the dropped copies of rows exported twice).
 
     Raises
     ------
     InputError
-        A file is missing, empty, header-only, not UTF-8, unreadable, or lacks a required
-        column (one line per problem).
+        A file is missing, empty, header-only, not valid in its encoding (UTF-8 unless the
+        mapping declares another), unreadable, a workbook with several sheets and none named,
+        or lacks a required column; or the mapping file is not valid (one line per problem).
     IdentifierError
         A file has a direct-identifier column (names, dates of birth, SSN, phone, e-mail,
         street address, ZIP beyond 3 digits, medical record number, and the like).
@@ -93,11 +117,23 @@ def load(path: str | Path, *, on_error: OnError = "raise") -> Dataset:
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder (a dataset is a folder of files)")
 
-    raw, files = _read_all(folder)
-    checked = {name: check_values(frame, SPECS[name]) for name, frame in raw.items()}
+    if mapping is None and os.environ.get(MAPPING_ENV):
+        mapping = os.environ[MAPPING_ENV]
+    if mapping is None:
+        mapping = Mapping(tables={})
+    elif not isinstance(mapping, Mapping):
+        mapping = read_mapping(mapping)
+    raw, files = _read_all(folder, mapping)
+    rows_read = {name: frame.height for name, frame in raw.items()}
+    deduplicated = {name: exact_duplicates(frame) for name, frame in raw.items()}
+    raw = {name: d[0] for name, d in deduplicated.items()}
+    checked = {
+        name: check_values(frame, SPECS[name], mapping.table(name), bool(mapping.source))
+        for name, frame in raw.items()
+    }
 
     typed = {name: c[0] for name, c in checked.items()}
-    issues = {name: [c[1]] for name, c in checked.items()}
+    issues = {name: [deduplicated[name][1], c[1]] for name, c in checked.items()}
     given = raw["enrollments"].select(
         as_text(c).is_not_null().alias(f"__given_{c}")
         for c in ("discharge_date", "discharge_reason")
@@ -130,9 +166,9 @@ def load(path: str | Path, *, on_error: OnError = "raise") -> Dataset:
         accounting_rows.append(
             (
                 files[name],
-                frame.height,
+                rows_read[name],
                 keep.height,
-                frame.height - keep.height,
+                rows_read[name] - keep.height,  # rows with errors, and repeated copies
                 keep.filter(pl.col(ROW).is_in(warn_rows.implode())).height,
             )
         )
@@ -157,7 +193,25 @@ def load(path: str | Path, *, on_error: OnError = "raise") -> Dataset:
 # Reading and refusing
 
 
-def _find_file(folder: Path, name: str) -> Path | None:
+def _listing(folder: Path, limit: int = 12) -> str:
+    names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+    if not names:
+        return "nothing"
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _find_file(folder: Path, name: str, tm: TableMapping) -> Path | None:
+    """The file holding table ``name``: the one the mapping names, else ``<name>.<ext>``."""
+    if tm.file is not None:
+        named = [p for p in folder.iterdir() if p.is_file() and p.name.lower() == tm.file.lower()]
+        exact = [p for p in named if p.name == tm.file]
+        if exact or named:
+            return (exact or named)[0]
+        raise InputError(
+            f"{folder}: no file '{tm.file}' (the mapping's [files] {name}); the folder holds "
+            f"{_listing(folder)}"
+        )
     found = [
         p
         for p in folder.iterdir()
@@ -170,7 +224,7 @@ def _find_file(folder: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _read_all(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
+def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
     """Read every file of the dataset as it is; collect every refusal before raising."""
     problems: list[str] = []
     identifiers: dict[str, list[str]] = {}
@@ -178,21 +232,26 @@ def _read_all(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
     id_found: list[tuple[str, str, str, int | None]] = []
     frames: dict[str, pl.DataFrame] = {}
     files: dict[str, str] = {}
+    absent: list[str] = []
     for name, spec in SPECS.items():
+        tm = mapping.table(name)
         try:
-            file = _find_file(folder, name)
+            file = _find_file(folder, name, tm)
         except InputError as err:
             problems.extend(err.problems)
             continue
         if file is None:
             if not spec.optional:
-                problems.append(
-                    f"{folder}: missing file {name}.csv (or {name}.parquet); "
-                    "see docs/data-dictionary.md"
-                )
+                absent.append(name)
             continue
         try:
-            frame = _read_file(file)
+            frame = read_table(file, sheet=tm.sheet, encoding=tm.encoding, table=name)
+            frame = _apply_columns(frame, tm, file)
+        except IdentifierError as err:
+            identifiers[file.name] = err.columns.get(file.name, [])
+            id_found.extend(err.found)
+            id_problems.extend(err.problems)
+            continue
         except InputError as err:
             problems.extend(err.problems)
             continue
@@ -207,11 +266,28 @@ def _read_all(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
         if missing:
             problems.append(
                 f"{file.name}: missing required column(s) {', '.join(missing)}; "
-                "see docs/data-dictionary.md"
+                + (
+                    f"map them in [{name}.columns] of the mapping"
+                    if mapping.source
+                    else "see docs/data-dictionary.md (or docs/mapping.md for an export "
+                    "with other column names)"
+                )
             )
             continue
         frames[name] = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
         files[name] = file.name
+    if len(absent) == sum(not s.optional for s in SPECS.values()) and not frames:
+        problems.append(
+            f"{folder}: no {' or '.join(absent)} file; the folder holds {_listing(folder)}. "
+            f"Name the files {', '.join(f'{n}.csv' for n in SPECS)} (or .parquet, .xlsx), or "
+            f"name them in a mapping file (outcomes map {folder} --out mapping.toml drafts one)"
+        )
+    else:
+        problems.extend(
+            f"{folder}: missing file {n}.csv (or {n}.parquet, {n}.xlsx); see "
+            "docs/data-dictionary.md, or name the file in the mapping's [files]"
+            for n in absent
+        )
     if id_problems:
         raise IdentifierError(id_problems + problems, identifiers, id_found)
     if problems:
@@ -219,71 +295,51 @@ def _read_all(folder: Path) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
     return frames, files
 
 
-def _read_file(file: Path) -> pl.DataFrame:
-    if file.suffix.lower() == ".parquet":
-        try:
-            frame = pl.read_parquet(file)
-        except Exception as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise InputError(f"{file.name}: cannot be read as Parquet ({first})") from None
-        if frame.width == 0:
-            raise InputError(f"{file.name}: empty file (no columns)")
-        if frame.height == 0:
-            raise InputError(f"{file.name}: has a header but no rows")
+def _apply_columns(frame: pl.DataFrame, tm: TableMapping, file: Path) -> pl.DataFrame:
+    """Rename the export's columns to the contract's, as the mapping says (before any check).
+
+    A mapped export column whose name denotes a direct identifier is refused: a mapping cannot
+    turn a medical record number into the pseudonymous ``client_id``.
+    """
+    if not tm.columns:
         return frame
-    data = file.read_bytes()
-    if not data or data.isspace():
-        raise InputError(f"{file.name}: empty file")
-    if data.startswith(b"\xef\xbb\xbf"):  # UTF-8 byte-order mark, as Excel writes it
-        data = data[3:]
-    try:
-        header_line = data.split(b"\n", 1)[0].decode("utf-8")
-    except UnicodeDecodeError:
-        raise _not_utf8(file, data) from None
-    names = [h.strip() for h in next(csv.reader([header_line]), [])]
-    if not any(names):
-        raise InputError(f"{file.name}: the first line holds no column names")
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise InputError(f"{file.name}: column name(s) repeated in the header: {', '.join(dupes)}")
-    try:
-        frame = pl.read_csv(data, infer_schema=False, new_columns=names, raise_if_empty=False)
-    except Exception as err:  # any parser failure is a refusal, never a traceback
-        raise _why_unparsable(file, data, names, err) from None
-    if frame.height == 0:
-        raise InputError(f"{file.name}: has a header but no rows")
-    return frame
-
-
-def _not_utf8(file: Path, data: bytes) -> InputError:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return InputError(
-            f"{file.name}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start}); "
-            "save it as 'CSV UTF-8' and try again"
+    by_lower = {c.strip().lower(): c for c in frame.columns}
+    renames: dict[str, str] = {}
+    missing = []
+    for contract, export in tm.columns.items():
+        source = export if export in frame.columns else by_lower.get(export.lower())
+        if source is None:
+            missing.append(f"'{export}' (for {contract})")
+        else:
+            renames[source] = contract
+    if missing:
+        raise InputError(
+            f"{file.name}: no column {', '.join(missing)}, which [{tm.name}.columns] of the "
+            f"mapping names; its columns are {', '.join(frame.columns)}"
         )
-    return InputError(f"{file.name}: not UTF-8 text; save it as 'CSV UTF-8' and try again")
-
-
-def _why_unparsable(file: Path, data: bytes, names: list[str], err: Exception) -> InputError:
-    """Diagnose a CSV the parser rejected: bad encoding, or rows with too many fields."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return _not_utf8(file, data)
-    ragged = [
-        f"row {i} has {len(fields)} fields"
-        for i, fields in enumerate(csv.reader(_io.StringIO(text)), start=1)
-        if len(fields) > len(names)
+    refused = [(src, kind) for src in renames if (kind := identifier_kind(src)) is not None]
+    if refused:
+        raise IdentifierError(
+            [
+                f"{file.name}: column '{src}' looks like {kind}, and the mapping makes it "
+                f"{renames[src]}. outcomes takes de-identified data only: export a pseudonymous "
+                "key made for the export instead and try again."
+                for src, kind in refused
+            ],
+            {file.name: [src for src, _ in refused]},
+            [(file.name, src, kind, None) for src, kind in refused],
+        )
+    both = [
+        f"'{target}' and '{source}'"
+        for source, target in renames.items()
+        if target in frame.columns and target not in renames
     ]
-    if ragged:
-        more = f" and {len(ragged) - 5} more rows" if len(ragged) > 5 else ""
-        return InputError(
-            f"{file.name}: the header has {len(names)} columns but {', '.join(ragged[:5])}{more}"
+    if both:
+        raise InputError(
+            f"{file.name}: has both {', '.join(both)}, which the mapping maps to the same "
+            "contract column; drop one from the export or from the mapping"
         )
-    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    return InputError(f"{file.name}: cannot be parsed as CSV ({first})")
+    return frame.rename(renames)
 
 
 def _match_contract_names(frame: pl.DataFrame, spec: TableSpec, file: Path) -> pl.DataFrame:

@@ -72,6 +72,7 @@ reason), and no session, follow-up or admission comes later.
 
 from __future__ import annotations
 
+from outcomes.synth._foreign import FOREIGN_TWICE, foreign_mapping, write_foreign
 from outcomes.synth._generate import MESSY_PLANTED, generate, mess_up, write
 from outcomes.synth._model import (
     Effects,
@@ -81,12 +82,15 @@ from outcomes.synth._model import (
 )
 
 __all__ = [
+    "FOREIGN_TWICE",
     "MESSY_PLANTED",
     "Effects",
     "completion_probability",
+    "foreign_mapping",
     "generate",
     "mess_up",
     "readmission_probability",
     "severity",
     "write",
+    "write_foreign",
 ]

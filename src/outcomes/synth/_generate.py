@@ -390,17 +390,35 @@ def _followups(ep, episode_ids, eff: Effects, horizon: int, start: dt.date, rng)
 
 
 def write(
-    ds: Dataset, out_dir: str | Path, fmt: str = "csv", messy: bool = False, seed: int = 0
+    ds: Dataset,
+    out_dir: str | Path,
+    fmt: str = "csv",
+    messy: bool = False,
+    seed: int = 0,
+    style: str = "contract",
 ) -> Path:
     """Write a dataset as a provider export: ``enrollments``, ``attendance``, ``followups``.
 
     CSV: UTF-8, header row, ISO dates, ``true``/``false``, empty for missing. The same data
     gives byte-identical files. With ``messy``, the export carries the mistakes real exports
-    have (see :func:`mess_up`), so the loader's reporting can be seen at work. Returns the
-    folder.
+    have (see :func:`mess_up`), so the loader's reporting can be seen at work. With
+    ``style="foreign"``, the export is shaped like a provider system's own (a workbook, a
+    cp1252 CSV, its own names, labels and dates, rows written twice) and comes with its
+    ``mapping.toml`` (see :func:`outcomes.synth.write_foreign`). Returns the folder.
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f'fmt must be "csv" or "parquet", not {fmt!r}')
+    if style not in ("contract", "foreign"):
+        raise ValueError(f'style must be "contract" or "foreign", not {style!r}')
+    if style == "foreign":
+        if messy or fmt != "csv":
+            raise ValueError(
+                'style="foreign" writes its own formats and glitches; it takes neither '
+                'messy nor fmt="parquet"'
+            )
+        from outcomes.synth._foreign import write_foreign
+
+        return write_foreign(ds, out_dir, seed=seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frames = {n: getattr(ds, n) for n in ("enrollments", "attendance", "followups")}
@@ -455,7 +473,10 @@ def mess_up(frames: dict[str, pl.DataFrame | None], seed: int) -> dict[str, pl.D
         .otherwise(pl.col("program_type"))
         .alias("program_type"),
     )
-    enr = pl.concat([enr, enr[int(picks[5]) : int(picks[5]) + 1]])  # a row exported twice
+    # an episode exported twice with a value changed in between: a key clash, not a copy (an
+    # exact copy is kept once and would plant nothing that excludes rows)
+    twice = enr[int(picks[5]) : int(picks[5]) + 1].with_columns(pl.col("client_id") + "0")
+    enr = pl.concat([enr, twice])
     bounds = frames["enrollments"].select("episode_id", "discharge_date")
     chosen = (
         att.with_row_index("__i")
