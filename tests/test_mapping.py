@@ -489,3 +489,145 @@ def test_the_foreign_export_is_foreign(exports):
     assert first[1][2] == "/" and first[1][5] == "/"  # 01/04/2024
     with pytest.raises(InputError, match="no enrollments or attendance file"):
         outcomes.load(foreign)
+
+
+# --- outcomes map: a draft from an export never seen ---------------------------------------
+
+
+def test_map_drafts_the_foreign_mapping_right(exports):
+    """On the generated foreign export: every column match is right (the generator's own
+    table of names), every label's suggestion is right (ASAM levels included), the dates are
+    month-first, cp1252 and the sheet are found; and the draft, as written, loads the export
+    to the contract-shaped dataset."""
+    from outcomes.mapping import draft_mapping
+    from outcomes.synth._foreign import FOREIGN_COLUMNS, FOREIGN_FILES, FOREIGN_LABELS
+
+    _, contract, foreign = exports
+    draft = draft_mapping(foreign)
+    assert draft.columns == FOREIGN_COLUMNS
+    assert draft.files == {
+        "enrollments": ("Episodes.xlsx", "Episodes", None),
+        "attendance": ("Sessions.csv", None, "cp1252"),
+        "followups": ("FollowUps.csv", None, None),
+    }
+    assert {t: f for t, (f, _, _) in draft.files.items()} == FOREIGN_FILES
+    for table, labels in FOREIGN_LABELS.items():
+        for column, by_code in labels.items():
+            written = set(by_code.values())
+            suggested = {k: v for k, v in draft.values[table][column].items() if k in written}
+            assert suggested == {label: code for code, label in by_code.items() if label in
+                                 suggested}, (table, column)  # fmt: skip
+    assert draft.values["enrollments"]["program_type"] == {
+        "ASAM 1.0": "outpatient",
+        "ASAM 2.1": "iop",
+        "ASAM 2.5": "php",
+        "ASAM 3.7-WM": "detox",
+        "Residential 3.5": "residential",
+    }
+    assert draft.date_formats == {
+        "enrollments": {
+            "admit_date": ("%m/%d/%Y", False),
+            "discharge_date": ("%m/%d/%Y", False),
+        },
+        "attendance": {"session_date": ("%m/%d/%Y", False)},
+        "followups": {"contact_date": ("%m/%d/%Y", False)},
+    }
+    assert draft.text.count("# REVIEW") >= sum(len(c) for c in FOREIGN_COLUMNS.values())
+    path = foreign.parent / "drafted.toml"
+    path.write_text(draft.text, encoding="utf-8")
+    _same(outcomes.load(foreign, mapping=path), outcomes.load(contract))
+
+
+def test_map_never_reads_identifier_or_key_values(tmp_path):
+    """A 'Client Name' column is named in the draft as not read, none of its values (nor any
+    client or episode key) appears in it; day-first-or-month-first dates are flagged."""
+    from outcomes.mapping import draft_mapping
+
+    names = ["Ann Lee", "Bo Dahl", "Cy Moss", "Di Park"]
+    rows = [
+        f"K{i}X,V{i}Y,{name},ASAM 2.1,0{i + 1}/0{i + 2}/2025,,,{s}"
+        for i, (name, s) in enumerate(zip(names, ["M", "F", "F", "M"], strict=True))
+    ]
+    _write(
+        tmp_path / "x",
+        {
+            "export.csv": "Client Number,Episode ID,Client Name,Level of Care,Admission Date,"
+            "Discharge Date,Discharge Type,Sex\n" + "\n".join(rows) + "\n",
+        },
+    )
+    draft = draft_mapping(tmp_path / "x")
+    assert draft.refused == [("export.csv", "Client Name", "a name")]
+    assert '# NOT READ: "Client Name" looks like a name' in draft.text
+    for secret in [*names, "K0X", "V0Y", "K3X", "V3Y"]:
+        assert secret not in draft.text
+    assert draft.columns["enrollments"]["client_id"] == "Client Number"
+    assert draft.columns["enrollments"]["episode_id"] == "Episode ID"
+    assert draft.date_formats["enrollments"]["admit_date"] == ("%m/%d/%Y", True)
+    assert "ambiguous: every day is 12 or less" in draft.text
+    assert draft.values["enrollments"]["sex"] == {"F": "female", "M": "male"}
+
+
+@pytest.mark.parametrize(
+    ("label", "code"),
+    [
+        ("ASAM 1", "outpatient"),
+        ("Level 1.0 Outpatient", "outpatient"),
+        ("ASAM 2.1", "iop"),
+        ("Intensive Outpatient", "iop"),
+        ("2.5", "php"),
+        ("Partial Hospitalization", "php"),
+        ("3.1", "residential"),
+        ("ASAM 3.3", "residential"),
+        ("Residential 3.5", "residential"),
+        ("3.7", "residential"),
+        ("3.7-WM", "detox"),
+        ("ASAM 3.2 WM", "detox"),
+        ("Withdrawal Management", "detox"),
+        # ASAM 4 (medically managed intensive inpatient) is no program of the contract: the
+        # nearest is suggested, and like every suggestion it is marked for review
+        ("ASAM 4", "residential"),
+        ("Level 0.5 early intervention", None),
+    ],
+)
+def test_asam_levels_are_suggested(label, code):
+    from outcomes.mapping._suggest import suggest_value
+    from outcomes.schema import PROGRAM_TYPES
+
+    assert suggest_value("program_type", "code", PROGRAM_TYPES, label) == code
+
+
+@pytest.mark.parametrize(
+    ("label", "code"),
+    [
+        ("AMA", "left_early"),
+        ("Against Medical Advice", "left_early"),
+        ("Left before completing", "left_early"),
+        ("Successful completion", "completed"),
+        ("Completed treatment", "completed"),
+        ("Transferred", "transferred"),
+        ("Transferred to another program", "transferred"),
+        ("Incarcerated", "incarcerated"),
+        ("Deceased", "died"),
+        ("Administrative discharge", "discharged_by_program"),
+        ("Discharged by program", "discharged_by_program"),
+        ("Moved away", None),
+    ],
+)
+def test_discharge_labels_are_suggested(label, code):
+    from outcomes.mapping._suggest import suggest_value
+    from outcomes.schema import DISCHARGE_REASONS
+
+    assert suggest_value("discharge_reason", "code", DISCHARGE_REASONS, label) == code
+
+
+def test_map_command_writes_once_and_says_where(exports, tmp_path, capsys):
+    from outcomes.cli import main
+
+    _, _, foreign = exports
+    out = tmp_path / "mapping.toml"
+    assert main(["map", str(foreign), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert said.startswith(f"wrote {out}: ") and "guesses marked REVIEW" in said
+    assert read_mapping(out).table("attendance").encoding == "cp1252"
+    assert main(["map", str(foreign), "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err

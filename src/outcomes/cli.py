@@ -103,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_synth)
 
+    p = sub.add_parser("map", help="draft a mapping of an export in its own shape (to review)")
+    p.add_argument("data", type=Path, help="folder of the export (CSV, Parquet or Excel files)")
+    p.add_argument("--out", type=Path, default=None, help="mapping file to write (default: stdout)")
+    p.set_defaults(handler=_map)
+
     p = sub.add_parser("metrics", help="program metrics as a long table (unsuppressed)")
     p.add_argument("data", type=Path)
     p.add_argument(
@@ -222,6 +227,28 @@ def _validate(args: argparse.Namespace) -> int:
     if ds.issues.height > args.max_rows:
         print(f"... {ds.issues.height - args.max_rows} more; use --format csv for the full list.")
     return EXIT_DATA_ERRORS if errors else EXIT_OK
+
+
+def _map(args: argparse.Namespace) -> int:
+    from outcomes.mapping import draft_mapping
+
+    print(f"outcomes: reading the export in {args.data}", file=sys.stderr)
+    draft = draft_mapping(args.data)
+    n_review = draft.text.count("# REVIEW")
+    if args.out is None:
+        sys.stdout.write(draft.text)
+    else:
+        if args.out.exists():
+            raise OutcomesError(f"{args.out} exists; remove it or choose another --out")
+        args.out.write_text(draft.text, encoding="utf-8")
+        print(f"wrote {args.out}: {n_review} guesses marked REVIEW to check before using it")
+    for file, column, kind in draft.refused:
+        print(
+            f"outcomes: {file}: column '{column}' looks like {kind}; not read, and the loader "
+            "will refuse the file until it is dropped from the export",
+            file=sys.stderr,
+        )
+    return EXIT_OK
 
 
 def _synth(args: argparse.Namespace) -> int:

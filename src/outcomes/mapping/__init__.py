@@ -263,4 +263,6 @@ def _encoding(name: object, where: str, bad) -> str | None:
         return None
 
 
-__all__ = ["Mapping", "TableMapping", "parse_mapping", "read_mapping"]
+from outcomes.mapping._draft import Draft, draft_mapping  # noqa: E402 (uses the above)
+
+__all__ = ["Draft", "Mapping", "TableMapping", "draft_mapping", "parse_mapping", "read_mapping"]
