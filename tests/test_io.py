@@ -563,3 +563,45 @@ def test_every_row_is_accounted_for(tmp_path_factory, data, letters):
         assert rows.n_unique() + copy_rows.len() == r["rows_excluded"]
         assert rows.is_between(2, r["rows_read"] + 1).all()
     assert issues.select("file", "row", "column", "rule").null_count().sum_horizontal().item() == 0
+
+
+def test_root_causes_first_with_their_follow_on_exclusions(write_dataset):
+    """Worked by hand: enrollment row 3 (E2) has a bad date and takes E2's three sessions with
+    it; row 4 (E3) has two issues and takes E3's two sessions (counted once, on its first
+    issue); attendance row 8 names an unknown episode (a root cause of its own)."""
+    from outcomes.quality import root_cause_summary, root_causes
+
+    enrollments = HEADER + (
+        "C1,E1,iop,42,2025-01-06,2025-02-17,completed\n"
+        "C2,E2,iop,42,2025-13-06,2025-02-17,completed\n"
+        "C3,E3,iop,42,2025-03-06,2025-02-17,\n"
+    )
+    attendance = "episode_id,session_date,status\n" + "".join(
+        f"{e},2025-01-{day:02d},attended\n"
+        for day, e in enumerate(("E1", "E2", "E2", "E2", "E3", "E3", "E9"), start=7)
+    )
+    ds = outcomes.load(
+        write_dataset(enrollments=enrollments, attendance=attendance), on_error="exclude"
+    )
+    assert ds.issues.filter(pl.col("rule") == "episode_excluded")["message"].to_list()[:1] == [
+        "the episode's enrollment row 3 has errors, so this row is excluded too"
+    ]
+    e, a = "enrollments.csv", "attendance.csv"
+    got = root_causes(ds).select("file", "row", "rule", "dependent_rows").rows()
+    assert got == [
+        (e, 3, "type", 3),
+        (e, 4, "discharge_before_admission", 2),
+        (e, 4, "discharge_without_reason", 0),
+        (a, 8, "unknown_episode", 0),
+    ]
+    summary = root_cause_summary(ds).select("file", "rule", "rows", "dependent_rows").rows()
+    assert summary == [
+        (e, "type", 1, 3),
+        (e, "discharge_before_admission", 1, 2),
+        (e, "discharge_without_reason", 1, 0),
+        (a, "unknown_episode", 1, 0),
+    ]
+    # every issue is a root cause or counted under one
+    follow_on = ds.issues.filter(pl.col("rule") == "episode_excluded").height
+    assert root_causes(ds).height + follow_on == ds.issues.height == 9
+    assert root_causes(ds)["dependent_rows"].sum() == follow_on == 5

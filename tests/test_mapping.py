@@ -631,3 +631,47 @@ def test_map_command_writes_once_and_says_where(exports, tmp_path, capsys):
     assert read_mapping(out).table("attendance").encoding == "cp1252"
     assert main(["map", str(foreign), "--out", str(out)]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_metrics_out_is_a_real_workbook_or_refused(write_dataset, tmp_path, capsys):
+    """--out x.xlsx writes an Excel workbook (read back equal to the CSV), never a CSV under
+    an Excel name; an extension it cannot write is refused; every write says where."""
+    from outcomes.cli import main
+
+    data = str(write_dataset())
+    args = ["metrics", data, "--by", "program_type", "--as-of", "2025-06-30"]
+    assert main([*args, "--out", str(tmp_path / "m.csv")]) == 0
+    assert main([*args, "--out", str(tmp_path / "m.xlsx")]) == 0
+    err = capsys.readouterr().err
+    from_csv = pl.read_csv(tmp_path / "m.csv")
+    assert f"wrote {from_csv.height} rows to {tmp_path / 'm.csv'}" in err
+    assert f"wrote {from_csv.height} rows to {tmp_path / 'm.xlsx'}" in err
+    assert (tmp_path / "m.xlsx").read_bytes()[:2] == b"PK"  # a zip container, as xlsx is
+    from_xlsx = pl.read_excel(tmp_path / "m.xlsx", sheet_name="metrics")
+    assert from_xlsx.columns == from_csv.columns
+    assert from_xlsx["metric"].to_list() == from_csv["metric"].to_list()
+    assert from_xlsx["numerator"].cast(pl.Int64).equals(from_csv["numerator"].cast(pl.Int64))
+    assert main([*args, "--out", str(tmp_path / "m.xls")]) == 2
+    assert "cannot write '.xls'; name a .csv, .parquet or .xlsx file" in capsys.readouterr().err
+    assert not (tmp_path / "m.xls").exists()
+
+
+def test_report_hands_the_mapping_to_its_notebook_and_puts_the_environment_back(
+    tmp_path, monkeypatch
+):
+    """The report's notebook loads the data itself: while it runs, OUTCOMES_MAPPING names the
+    mapping (absolute, as the kernel runs elsewhere); afterwards the environment is as before."""
+    import os
+
+    from outcomes.cli import _mapping_for_notebooks
+
+    monkeypatch.delenv("OUTCOMES_MAPPING", raising=False)
+    with _mapping_for_notebooks(tmp_path / "m.toml"):
+        assert os.environ["OUTCOMES_MAPPING"] == str((tmp_path / "m.toml").resolve())
+    assert "OUTCOMES_MAPPING" not in os.environ
+    monkeypatch.setenv("OUTCOMES_MAPPING", "before.toml")
+    with _mapping_for_notebooks(tmp_path / "m.toml"):
+        pass
+    assert os.environ["OUTCOMES_MAPPING"] == "before.toml"
+    with _mapping_for_notebooks(None):
+        assert os.environ["OUTCOMES_MAPPING"] == "before.toml"

@@ -315,9 +315,10 @@ def link_rules(
             "admit_date",
             "discharge_date",
             pl.col(ROW).is_in(valid[ROW].implode()).alias("__valid"),
+            pl.col(ROW).alias("__enrollment_row"),
         )
         .drop_nulls("episode_id")
-        .sort("__valid")  # an id on several rows is invalid on all of them: keep one copy
+        .sort("__valid", "__enrollment_row")  # an id on several rows is invalid on all: keep one
         .unique("episode_id", keep="first")
     )
     joined = frame.select(
@@ -339,7 +340,10 @@ def link_rules(
             "episode_id",
             "episode_excluded",
             "error",
-            "the episode's enrollment row has errors, so this row is excluded too",
+            pl.format(
+                "the episode's enrollment row {} has errors, so this row is excluded too",
+                pl.col("__enrollment_row"),
+            ),
         ),
     ]
     joined = joined.filter(pl.col("__valid"))

@@ -118,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--period", default=None, help="quarter such as 2026Q3, or a year")
     p.add_argument("--as-of", type=_date, default=None, help="data cut-off (YYYY-MM-DD)")
-    p.add_argument("--out", type=Path, default=None, help=".csv or .parquet (default: stdout)")
+    p.add_argument(
+        "--out", type=Path, default=None, help=".csv, .parquet or .xlsx (default: stdout as CSV)"
+    )
     p.add_argument(
         "--on-error",
         choices=("exclude", "raise"),
@@ -203,7 +205,7 @@ def _date(text: str) -> dt.date:
 
 def _validate(args: argparse.Namespace) -> int:
     from outcomes.io import load
-    from outcomes.quality import issue_summary
+    from outcomes.quality import root_cause_summary, root_causes
 
     ds = load(args.data, on_error="exclude", mapping=args.mapping)
     errors = ds.issues.filter(pl.col("severity") == "error").height
@@ -218,14 +220,22 @@ def _validate(args: argparse.Namespace) -> int:
     if not ds.issues.height:
         print("No issues: every row follows the data contract.")
         return EXIT_OK
-    print(f"{errors} error(s) (rows excluded from analysis), {warnings} warning(s) (rows kept).")
-    summary = issue_summary(ds).drop("example")
+    print(f"{errors} error(s) (rows excluded from analysis), {warnings} warning(s).")
+    causes = root_causes(ds)
+    follow_on = ds.issues.height - causes.height
+    if follow_on:
+        print(
+            f"Root causes first: {follow_on} session and follow-up row(s) excluded with their "
+            "episode are counted under the enrollment row that caused them (dependent_rows)."
+        )
     print()
-    _print_table(summary)
+    _print_table(root_cause_summary(ds))
     print()
-    _print_table(ds.issues.head(args.max_rows))
-    if ds.issues.height > args.max_rows:
-        print(f"... {ds.issues.height - args.max_rows} more; use --format csv for the full list.")
+    _print_table(causes.head(args.max_rows))
+    if causes.height > args.max_rows:
+        print(f"... {causes.height - args.max_rows} more.")
+    if causes.height > args.max_rows or follow_on:
+        print("Every issue, follow-on exclusions included: --format csv.")
     return EXIT_DATA_ERRORS if errors else EXIT_OK
 
 
@@ -295,10 +305,20 @@ def _metrics(args: argparse.Namespace) -> int:
         raise OutcomesError(str(err)) from None
     if args.out is None:
         sys.stdout.write(table.write_csv())
-    elif args.out.suffix.lower() == ".parquet":
+        return EXIT_OK
+    suffix = args.out.suffix.lower()
+    if suffix == ".parquet":
         table.write_parquet(args.out)
-    else:
+    elif suffix == ".xlsx":
+        table.write_excel(args.out, worksheet="metrics", autofit=True)
+    elif suffix == ".csv":
         table.write_csv(args.out)
+    else:
+        raise OutcomesError(
+            f"--out {args.out}: cannot write '{suffix or 'no extension'}'; name a .csv, "
+            ".parquet or .xlsx file"
+        )
+    print(f"outcomes: wrote {table.height} rows to {args.out}", file=sys.stderr)
     return EXIT_OK
 
 

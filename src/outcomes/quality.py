@@ -13,6 +13,20 @@ from outcomes.dataset import Dataset
 from outcomes.schema import SPECS
 
 ISSUE_SUMMARY_COLUMNS = ("file", "rule", "severity", "rows", "columns", "example")
+ROOT_CAUSE_COLUMNS = (
+    "file",
+    "row",
+    "column",
+    "value",
+    "rule",
+    "severity",
+    "message",
+    "dependent_rows",
+)
+ROOT_CAUSE_SUMMARY_COLUMNS = ("file", "rule", "severity", "rows", "dependent_rows", "columns")
+#: The rule of a follow-on exclusion: a session or follow-up of an excluded episode.
+FOLLOW_ON_RULE = "episode_excluded"
+_CAUSE_ROW = r"enrollment row (\d+) has errors"
 COMPLETENESS_COLUMNS = ("file", "column", "required", "rows", "missing", "missing_share")
 COVERAGE_COLUMNS = ("quarter", "program_type", "admissions", "discharges", "open_at_end")
 
@@ -36,6 +50,62 @@ def issue_summary(ds: Dataset) -> pl.DataFrame:
         )
         .with_columns(pl.col("rows").cast(pl.Int64))
         .select(ISSUE_SUMMARY_COLUMNS)
+    )
+
+
+def root_causes(ds: Dataset) -> pl.DataFrame:
+    """The issues that are not follow-on exclusions, each with how many rows it took with it.
+
+    A session or follow-up excluded only because its episode's enrollment row has errors
+    (rule ``episode_excluded``) is not a problem of its own: it is counted under that
+    enrollment row, so that a few root causes are not buried under their consequences.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``file, row, column, value, rule, severity, message`` as in ``ds.issues`` (follow-on
+        exclusions left out), and ``dependent_rows``: the sessions and follow-ups excluded
+        because of this enrollment row, on the row's first issue (0 on its other issues and on
+        every other row, so the column sums to the number of follow-on exclusions). In the
+        order of ``ds.issues``.
+    """
+    issues = ds.issues
+    counts = (
+        issues.filter(pl.col("rule") == FOLLOW_ON_RULE)
+        .group_by(pl.col("message").str.extract(_CAUSE_ROW, 1).cast(pl.Int64).alias("row"))
+        .agg(pl.len().cast(pl.Int64).alias("dependent_rows"))
+        .with_columns(pl.lit(ds.accounting["file"][0]).alias("file"))  # enrollments come first
+    )
+    causes = issues.filter(pl.col("rule") != FOLLOW_ON_RULE)
+    first = pl.struct("file", "row").is_first_distinct()
+    return (
+        causes.with_row_index("__order")
+        .join(counts, on=["file", "row"], how="left")
+        .sort("__order")
+        .with_columns(pl.when(first).then(pl.col("dependent_rows").fill_null(0)).otherwise(0))
+        .select(ROOT_CAUSE_COLUMNS)
+    )
+
+
+def root_cause_summary(ds: Dataset) -> pl.DataFrame:
+    """:func:`root_causes` counted by file, rule and severity.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``file, rule, severity, rows`` (issue rows that are root causes), ``dependent_rows``
+        (sessions and follow-ups they excluded), ``columns`` (the columns involved), in the
+        order the issues are listed.
+    """
+    return (
+        root_causes(ds)
+        .group_by("file", "rule", "severity", maintain_order=True)
+        .agg(
+            pl.len().cast(pl.Int64).alias("rows"),
+            pl.col("dependent_rows").sum().cast(pl.Int64),
+            pl.col("column").unique(maintain_order=True).str.join(", ").alias("columns"),
+        )
+        .select(ROOT_CAUSE_SUMMARY_COLUMNS)
     )
 
 
