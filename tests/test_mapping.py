@@ -8,6 +8,7 @@ fixture loaded as it is.
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -675,3 +676,43 @@ def test_report_hands_the_mapping_to_its_notebook_and_puts_the_environment_back(
     assert os.environ["OUTCOMES_MAPPING"] == "before.toml"
     with _mapping_for_notebooks(None):
         assert os.environ["OUTCOMES_MAPPING"] == "before.toml"
+
+
+@pytest.mark.slow
+def test_the_quarterly_job_reads_a_foreign_export_through_its_mapping(tmp_path):
+    """OUTCOMES_MAPPING reaches the report's notebook (which loads the data itself): the job
+    renders a foreign export, and neither the export's nor the mapping's path is published."""
+    import os
+    import subprocess
+    import sys
+
+    from outcomes import synth
+
+    root = Path(__file__).resolve().parents[1]
+    export = synth.write(synth.generate(400, seed=11), tmp_path / "export", style="foreign")
+    mapping = tmp_path / "elsewhere" / "provider.toml"
+    mapping.parent.mkdir()
+    (export / "mapping.toml").rename(mapping)
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "OUTCOMES_DATA": str(export),
+        "OUTCOMES_MAPPING": str(mapping),
+        "OUTCOMES_REPORTS": str(tmp_path / "reports"),
+        "OUTCOMES_PERIOD": "2026Q3",
+    }
+    proc = subprocess.run(
+        ["bash", str(root / "scripts" / "quarterly.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    published = tmp_path / "reports" / "2026Q3"
+    assert (published / "report.html").exists()
+    for path in published.rglob("*"):
+        if path.is_file():
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            assert str(mapping) not in text and str(export) not in text, path.name

@@ -291,13 +291,16 @@ def _metrics(args: argparse.Namespace) -> int:
         check_period(ds, args.period, args.as_of)
     except ValueError as err:  # a malformed period: the user's words
         raise OutcomesError(str(err)) from None
-    excluded = ds.accounting["rows_excluded"].sum()
+    copies = ds.issues.filter(pl.col("rule") == "exact_duplicate").height
+    excluded = ds.accounting["rows_excluded"].sum() - copies
     if excluded:
         print(
             f"outcomes: {excluded} row(s) break the data contract and were excluded; "
             f"see 'outcomes validate {args.data}'",
             file=sys.stderr,
         )
+    if copies:
+        print(f"outcomes: {copies} row(s) exported twice were kept once", file=sys.stderr)
     by = tuple(c.strip() for c in args.by.split(",") if c.strip())
     try:
         table = metrics(ds, by=by, period=args.period, as_of=args.as_of)
