@@ -3,12 +3,30 @@
 Read the public file as downloaded (:func:`read`: one or many years, any format and layout,
 only the columns a benchmark needs, codes outside the codebook reported as issues), and make
 PUF-shaped files for tests and benchmarks (:func:`generate_puf`, :func:`write_puf`, with the
-planted truth of :class:`Planted` and :func:`planted_rates`).
+planted truth of :class:`Planted` and :func:`planted_rates`). :func:`benchmarks` makes the
+benchmark table: completion, discharge reasons and length of stay by setting, state, year and
+case-mix, with intervals.
 """
 
-from outcomes.national._read import TedsD, read
+from outcomes.national._benchmarks import BENCHMARK_COLUMNS, MEASURES, benchmarks
+from outcomes.national._codes import BY_COLUMNS, SERVICE_LABELS
+from outcomes.national._read import TEDS_ENV, TedsD, puf_files, read
 from outcomes.national._synth import Planted, planted_rates
 from outcomes.national._synth import generate as generate_puf
 from outcomes.national._synth import write as write_puf
 
-__all__ = ["Planted", "TedsD", "generate_puf", "planted_rates", "read", "write_puf"]
+__all__ = [
+    "BENCHMARK_COLUMNS",
+    "BY_COLUMNS",
+    "MEASURES",
+    "SERVICE_LABELS",
+    "TEDS_ENV",
+    "Planted",
+    "TedsD",
+    "benchmarks",
+    "generate_puf",
+    "planted_rates",
+    "puf_files",
+    "read",
+    "write_puf",
+]

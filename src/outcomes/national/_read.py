@@ -296,11 +296,16 @@ def _has_text_labels(plan: _Plan) -> bool:
     )
 
 
-def _chunks(plan: _Plan, encoding: str) -> Iterator[pl.DataFrame]:
-    """The needed columns of ``plan``'s file, in chunks, renamed to harmonised names."""
+def _chunks(plan: _Plan, fast: bool) -> Iterator[pl.DataFrame]:
+    """The needed columns of ``plan``'s file, in chunks, renamed to harmonised names.
+
+    A plain CSV is scanned by polars (``fast``: bytes that are not UTF-8 become U+FFFD, which
+    :func:`_harmonise` notices); a zip member, or a CSV read again in another encoding, is
+    streamed by pyarrow with the needed columns as raw bytes, decoded value by value later.
+    """
     rename = {v: k for k, v in plan.sources.items()}
     cols = list(plan.sources.values())
-    if plan.format == "csv" and encoding == "utf-8":
+    if plan.format == "csv" and fast:
         yield (
             pl.scan_csv(plan.path, infer_schema=False, encoding="utf8-lossy")
             .select(cols)
@@ -314,9 +319,9 @@ def _chunks(plan: _Plan, encoding: str) -> Iterator[pl.DataFrame]:
         with _open_text_bytes(plan.path, plan.member) as fh:
             reader = pacsv.open_csv(
                 fh,
-                read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 24),
+                read_options=pacsv.ReadOptions(block_size=1 << 24),
                 convert_options=pacsv.ConvertOptions(
-                    include_columns=cols, column_types={c: pa.string() for c in cols}
+                    include_columns=cols, column_types={c: pa.binary() for c in cols}
                 ),
             )
             for batch in reader:
@@ -336,28 +341,28 @@ def _chunks(plan: _Plan, encoding: str) -> Iterator[pl.DataFrame]:
             yield frame.select(cols).rename(rename)
 
 
-class _NotUtf8(Exception):
-    pass
+class _Reread(Exception):
+    """The fast read met bytes it cannot decode as the file's encoding requires."""
 
 
 def _read_file(plan: _Plan, encoding: str | None):
     text = plan.format in ("csv", "zipped csv")
-    if encoding is None and text:
+    if not text:
+        return _read_chunks(plan, "", fast=False)
+    if encoding is None:
         encoding = "latin-1" if _has_text_labels(plan) else "utf-8"
+    fast = plan.format == "csv" and encoding.replace("-", "").lower() in ("utf8", "latin1")
     try:
-        data, issues, info = _read_chunks(
-            plan, encoding or "utf-8", strict_utf8=text and encoding == "utf-8"
-        )
-    except _NotUtf8:
-        data, issues, info = _read_chunks(plan, "latin-1", strict_utf8=False)
-    return data, issues, info
+        return _read_chunks(plan, encoding, fast)
+    except _Reread:  # latin-1 decodes any byte: no second retry
+        return _read_chunks(plan, "latin-1", fast=False)
 
 
-def _read_chunks(plan: _Plan, encoding: str, strict_utf8: bool):
+def _read_chunks(plan: _Plan, encoding: str, fast: bool):
     base = 2 if plan.format in ("csv", "zipped csv") else 1
     frames, issues, offset, bad_rows, labels = [], [], 0, 0, False
-    for chunk in _chunks(plan, encoding):
-        coded, found, as_text = _harmonise(chunk, plan, base + offset, strict_utf8)
+    for chunk in _chunks(plan, fast):
+        coded, found, as_text = _harmonise(chunk, plan, base + offset, encoding, fast)
         labels = labels or as_text
         frames.append(coded)
         if found:
@@ -399,7 +404,7 @@ def _code(value, column: str, layout: str, valid: dict[int, int]) -> int | None:
     return None if number is None else valid.get(number)
 
 
-def _harmonise(chunk: pl.DataFrame, plan: _Plan, first_row: int, strict_utf8: bool):
+def _harmonise(chunk: pl.DataFrame, plan: _Plan, first_row: int, encoding: str, fast: bool):
     """Harmonised codes of a chunk, its issues, and whether any value was a text label."""
     out, issues, as_text = {}, [], False
     for name in chunk.columns:
@@ -407,33 +412,62 @@ def _harmonise(chunk: pl.DataFrame, plan: _Plan, first_row: int, strict_utf8: bo
         column = SOURCES[name][0]  # the codebook's name: SERVICES_D, GENDER
         valid = valid_codes(name, plan.layout)
         uniques = series.unique().to_list()
-        if strict_utf8 and any(isinstance(v, str) and "\ufffd" in v for v in uniques):
-            raise _NotUtf8
+        if fast and _undecodable(uniques, encoding):
+            raise _Reread
+        decoded = _decoder(series, uniques, encoding)
         mapping, bad = {}, []
         for value in uniques:
-            code = _code(value, column, plan.layout, valid)
+            text = decoded(value)
+            code = _code(text, column, plan.layout, valid)
             if code is None:
                 bad.append(value)
             else:
                 mapping[value] = code
-                as_text = as_text or (isinstance(value, str) and not _INT.match(value.strip()))
+                as_text = as_text or (isinstance(text, str) and not _INT.match(text.strip()))
         keys = [k for k in mapping if k is not None]
         coded = series.replace_strict(
             keys, [mapping[k] for k in keys], default=MISSING, return_dtype=pl.Int16
         ).fill_null(MISSING)
         out[name] = coded
         if bad:
-            issues.append(_issues(series, bad, plan, name, first_row))
+            issues.append(_issues(series, bad, plan, name, first_row, decoded))
     return pl.DataFrame(out), issues, as_text
 
 
-def _issues(series: pl.Series, bad: list, plan: _Plan, name: str, first_row: int) -> pl.DataFrame:
+def _undecodable(uniques: list, encoding: str) -> bool:
+    """Whether a fast (UTF-8, lossy) read got a value wrong: a byte that is not UTF-8, or any
+    non-ASCII character in a file whose encoding is latin-1."""
+    latin = encoding.replace("-", "").lower() == "latin1"
+    return any(
+        isinstance(v, str) and ("\ufffd" in v or (latin and not v.isascii())) for v in uniques
+    )
+
+
+def _decoder(series: pl.Series, uniques: list, encoding: str):
+    """A function from a raw value to the value to judge (bytes decoded in ``encoding``)."""
+    if series.dtype != pl.Binary:
+        return lambda value: value
+    try:
+        for v in uniques:
+            if v is not None:
+                v.decode(encoding)
+    except UnicodeDecodeError:
+        raise _Reread from None
+    return lambda value: None if value is None else value.decode(encoding)
+
+
+def _issues(
+    series: pl.Series, bad: list, plan: _Plan, name: str, first_row: int, decoded
+) -> pl.DataFrame:
     column = plan.sources[name]
     values = [b for b in bad if b is not None]
     hit = series.is_in(values) if values else pl.repeat(False, series.len(), eager=True)
     if None in bad:
         hit = hit | series.is_null()
     rows = pl.DataFrame({"value": series}).with_row_index("row").filter(hit)
+    if series.dtype == pl.Binary:
+        text = [decoded(v) for v in rows["value"].to_list()]
+        rows = rows.with_columns(value=pl.Series(text, dtype=pl.String))
     value = pl.col("value")
     if series.dtype.is_float():  # statistical formats store codes as doubles: 99.0 is "99"
         value = (
@@ -455,3 +489,46 @@ def _issues(series: pl.Series, bad: list, plan: _Plan, name: str, first_row: int
             "counted as missing (-9)"
         ),
     )
+
+
+#: Environment variable naming the TEDS-D files (paths separated by the OS path separator).
+TEDS_ENV = "OUTCOMES_TEDS"
+
+
+def puf_files(paths: str | Path | Sequence[str | Path] | None = None) -> list[Path]:
+    """Where the TEDS-D public files are: ``paths`` if given, else the ``OUTCOMES_TEDS``
+    environment variable, else the repository's ``data/teds/`` folder; when none holds a file,
+    a generated PUF-shaped one (100,000 discharges of 2019, its name saying it is generated).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files, as :func:`read` takes them.
+
+    Examples
+    --------
+    >>> puf_files(["a.zip", "b.zip"])
+    [PosixPath('a.zip'), PosixPath('b.zip')]
+    """
+    import os
+    import tempfile
+
+    if paths is None and os.environ.get(TEDS_ENV):
+        paths = [p for p in os.environ[TEDS_ENV].split(os.pathsep) if p]
+    if paths is not None:
+        return [Path(p) for p in ([paths] if isinstance(paths, str | Path) else paths)]
+    folder = Path(__file__).resolve().parents[3] / "data" / "teds"
+    found = sorted(f for f in folder.glob("*") if f.suffix.lower() in SUFFIXES)
+    if found:
+        return found
+    from outcomes.national._synth import generate
+
+    generated = (
+        Path(tempfile.gettempdir()) / "outcomes-generated-teds" / "GENERATED_tedsd_2019.parquet"
+    )
+    if not generated.exists():
+        generated.parent.mkdir(parents=True, exist_ok=True)
+        partial = generated.with_suffix(f".{os.getpid()}.part")
+        generate(100_000, seed=2019).write_parquet(partial)
+        partial.replace(generated)
+    return [generated]
