@@ -130,8 +130,8 @@ def test_comparison_notebook_reports_the_trailing_year_as_the_report_does(execut
     expected cohort is written out as publish.comparison_table selects it (discharges from
     2025-10-01 to 2026-09-30 for 2026Q3), not through outcomes.discharged_in.
 
-    The headline (IPTW completion risk difference, point and sandwich interval) and every point
-    estimate do not depend on the bootstrap, so the reference runs few resamples."""
+    The headline (doubly robust completion risk difference, point and stacked-sandwich
+    interval) and every other row must be the same numbers."""
     nb = executed(COMPARISON)
     headline = [c for c in nb.cells if "headline" in c.metadata.get("tags", [])]
     assert len(headline) == 1, "one cell tagged 'headline' shows the effect table"
@@ -140,17 +140,18 @@ def test_comparison_notebook_reports_the_trailing_year_as_the_report_does(execut
     first, last = period_bounds(f"2025Q4-{PERIOD}")
     ep = outcomes.episodes(outcomes.load(sample_dir, on_error="exclude"))
     cohort = ep.filter(pl.col("discharge_date").is_between(first, last))
-    expected = compare.compare(cohort, "iop", "residential", n_boot=5).effects
+    expected = compare.compare(cohort, "iop", "residential").effects
 
     assert shown.columns == expected.columns
     assert shown.height == expected.height > 10, "every row, the hazard ratios included"
-    key = (pl.col("outcome") == "completion_risk_difference") & (pl.col("method") == "iptw")
+    key = (pl.col("outcome") == "completion_risk_difference") & (pl.col("method") == "aipw")
     got, want = shown.filter(key).row(0, named=True), expected.filter(key).row(0, named=True)
     for column in ("estimate", "ci_low", "ci_high"):
         assert got[column] == pytest.approx(want[column], abs=1e-9), column
     assert (got["n_treated"], got["n_control"]) == (want["n_treated"], want["n_control"])
     assert shown["estimate"].to_list() == pytest.approx(expected["estimate"].to_list(), abs=1e-9)
-    everything = compare.compare(ep, "iop", "residential", n_boot=5).effects.filter(key)
+    assert shown["ci_low"].to_list() == pytest.approx(expected["ci_low"].to_list(), abs=1e-9)
+    everything = compare.compare(ep, "iop", "residential").effects.filter(key)
     # every year's discharges: -3.7 (-7.2 to -0.2) on the sample, the report -3.6 (-9.0 to 1.7)
     assert everything["n_treated"][0] > want["n_treated"], "the cohort matters"
     assert abs(everything["ci_low"][0] - want["ci_low"]) > 0.005, "the cohort matters"
@@ -177,6 +178,8 @@ def test_show_renders_the_frames_of_a_result_whole():
         balance=pl.DataFrame(),
         diagnostics=pl.DataFrame(),
         evalues=pl.DataFrame(),
+        overlap=pl.DataFrame(),
+        warnings=(),
         notes=("n",),
     )
     assert "o15" not in result._repr_html_(), "polars alone cuts it"

@@ -18,7 +18,10 @@ MAX_LEVELS_PER_ROW_FROM = 10
 
 
 def design(
-    frame: pl.DataFrame, covariates: Sequence[str], reference: Reference = "first"
+    frame: pl.DataFrame,
+    covariates: Sequence[str],
+    reference: Reference = "first",
+    min_level: int = 0,
 ) -> tuple[pl.DataFrame, list[list[int]]]:
     """Reference-coded numeric design, and the design columns of each covariate.
 
@@ -28,6 +31,12 @@ def design(
     An empty value is a level of its own (``column[missing]``). Number columns enter as they
     are, with empty values set to the median and a ``column[missing]`` indicator when any is
     empty.
+
+    ``min_level``: text levels met in fewer rows than this are pooled into one level named
+    ``column[rare: a, b]`` (forcats' ``fct_lump_min``); when the pooled level is itself
+    rarer than ``min_level``, its rows join the reference level. A handful of episodes in a
+    level otherwise gives it an unbounded coefficient (perfect separation) whenever they all
+    fall in one program or share one outcome.
     """
     cols: list[pl.Series] = []
     terms: list[list[int]] = []
@@ -51,6 +60,16 @@ def design(
                     f"too many to one-hot encode (at most {MAX_LEVELS}, and at most half the "
                     "rows); group its values into a few categories or leave it out"
                 )
+            if min_level > 0:
+                counts = text.value_counts()
+                rare = sorted(counts.filter(pl.col("count") < min_level)[name].to_list())
+                if rare and len(rare) < counts.height:
+                    pooled = int(counts.filter(pl.col(name).is_in(rare))["count"].sum())
+                    common = counts.filter(~pl.col(name).is_in(rare)).sort(
+                        ["count", name], descending=[True, False]
+                    )
+                    label = f"rare: {', '.join(rare)}" if pooled >= min_level else common[name][0]
+                    text = text.replace(rare, [label] * len(rare))
             if reference == "first":
                 levels = sorted(text.unique().to_list())
             else:

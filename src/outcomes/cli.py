@@ -5,7 +5,6 @@
 ``outcomes metrics DIR``    the long table of program metrics (unsuppressed working table).
 ``outcomes compare DIR``    adjusted comparison of two programs (effect and balance tables).
 ``outcomes report``         render the quarterly report.
-``outcomes national PUF``   national benchmark table from TEDS-D public files.
 
 Exit codes: 0 success; 1 the data has errors (validate), or the period asked for has nothing to
 report (metrics, report: no discharge in it, or after the data's as-of date); 2 a file cannot be
@@ -131,7 +130,10 @@ def _parser() -> argparse.ArgumentParser:
     _mapping_option(p)
     p.set_defaults(handler=_metrics)
 
-    p = sub.add_parser("compare", help="adjusted comparison of two programs (effect table)")
+    p = sub.add_parser(
+        "compare",
+        help="adjusted comparison of two programs: doubly robust, IPTW, regression, naive",
+    )
     p.add_argument("data", type=Path)
     p.add_argument("--treated", default="iop", help="treated program (default iop)")
     p.add_argument("--control", default="residential", help="control program")
@@ -140,14 +142,47 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="comma-separated baseline columns (default: the case-mix present)",
     )
-    p.add_argument("--estimand", choices=("ate", "att"), default="ate")
     p.add_argument(
-        "--period", default=None, help="only episodes discharged in this quarter, year or range"
+        "--estimand",
+        choices=("ate", "att"),
+        default="ate",
+        help="ate: over both programs' clients (default); att: over the treated program's",
+    )
+    p.add_argument(
+        "--period",
+        default="latest",
+        help="discharges compared: a quarter means its trailing year, as in the report "
+        "(default latest: the trailing year of the last full quarter); or a year "
+        "(2026), a range (2025Q4-2026Q3), or all",
     )
     p.add_argument("--as-of", type=_date, default=None)
-    p.add_argument("--bootstrap", type=int, default=200, help="resamples for regression CIs")
+    p.add_argument(
+        "--trim",
+        default=None,
+        metavar="LOW,HIGH",
+        help="drop episodes whose propensity lies outside these percentiles (e.g. 1,99)",
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        help="client-bootstrap resamples for the adjusted intervals (default 0: analytic)",
+    )
+    p.add_argument(
+        "--by",
+        default=None,
+        metavar="COLUMN",
+        help="one comparison per value of this column (e.g. site_id); groups that cannot be "
+        "compared are listed with the reason",
+    )
     p.add_argument("--out", type=Path, default=None, help="effect table (.csv; default stdout)")
     p.add_argument("--balance-out", type=Path, default=None, help="balance table (.csv)")
+    p.add_argument(
+        "--out-dir",
+        type=Path,
+        default=None,
+        help="write effects, balance, diagnostics, E-values and notes (CSV and text) here",
+    )
     p.set_defaults(handler=_compare)
 
     p = sub.add_parser("report", help="render the quarterly report (HTML, and PDF with Chromium)")
@@ -180,22 +215,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     _mapping_option(p)
     p.set_defaults(handler=_report)
-    p = sub.add_parser(
-        "national", help="national benchmark table from TEDS-D public files (any year, format)"
-    )
-    p.add_argument(
-        "puf", type=Path, nargs="+", help="TEDS-D files or folders as downloaded (zip, csv, ...)"
-    )
-    p.add_argument(
-        "--by",
-        default="service",
-        help="comma-separated groups from service, state, year, substance, co_occurring, "
-        "referral, age_group, prior_treatment, sex (default service; empty for overall)",
-    )
-    p.add_argument("--out", type=Path, default=None, help=".csv or .parquet (default: stdout)")
-    p.add_argument("--issues", type=Path, default=None, help="write codes outside the codebook")
-    p.add_argument("--encoding", default=None, help="text encoding of CSV files (default: auto)")
-    p.set_defaults(handler=_national)
     return parser
 
 
@@ -342,30 +361,121 @@ def _metrics(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _compare(args: argparse.Namespace) -> int:
-    from outcomes.compare import compare
-    from outcomes.episodes import episodes
-    from outcomes.io import load
+def _compared_period(period: str, as_of: dt.date) -> tuple[str | None, str]:
+    """The discharges ``outcomes compare --period`` selects, and how to say so."""
+    from outcomes.cohorts import trailing_year
     from outcomes.metrics import period_bounds
+    from outcomes.report import resolve_period
 
-    ds = load(args.data, on_error="exclude")
-    ep = episodes(ds, args.as_of)
+    if period == "all":
+        return None, "every discharge"
+    quarter = resolve_period(period, as_of)
     try:
-        if args.period:
-            first, last = period_bounds(args.period)
-            ep = ep.filter(pl.col("discharge_date").is_between(first, last))
-        covariates = args.covariates.split(",") if args.covariates else None
-        result = compare(
-            ep, args.treated, args.control, covariates, args.estimand, n_boot=args.bootstrap
-        )
-    except (ValueError, KeyError, pl.exceptions.ColumnNotFoundError) as err:
+        year = trailing_year(quarter)
+    except ValueError:
+        period_bounds(quarter)  # a year or a range: refused here when malformed
+        return quarter, f"discharges in {quarter}"
+    return year, f"discharges in {year} (the trailing year of {quarter})"
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from outcomes.cohorts import discharged_in
+    from outcomes.compare import compare
+    from outcomes.episodes import as_date, episodes
+    from outcomes.errors import EstimationError
+    from outcomes.io import load
+    from outcomes.report import Progress
+
+    say = Progress()
+    say(f"loading {args.data}")
+    ds = load(args.data, on_error="exclude")
+    as_of = as_date(args.as_of, ds.last_date)
+    try:
+        period, what = _compared_period(args.period, as_of)
+        trim = tuple(float(v) for v in args.trim.split(",")) if args.trim else None
+        if trim is not None and len(trim) != 2:
+            raise ValueError("--trim takes two percentiles, LOW,HIGH (e.g. 1,99)")
+    except ValueError as err:
         raise OutcomesError(f"cannot compare: {err}") from None
-    if args.out is None:
-        sys.stdout.write(result.effects.write_csv())
-    else:
-        result.effects.write_csv(args.out)
+    ep = episodes(ds, as_of)
+    if period is not None:
+        ep = discharged_in(ep, period)
+    if args.by is not None and args.by not in ep.columns:
+        raise OutcomesError(f"cannot compare by {args.by!r}: no such column")
+    groups = (
+        [(None, ep)]
+        if args.by is None
+        else [(key[0], part) for key, part in ep.group_by(args.by, maintain_order=True)]
+    )
+    covariates = args.covariates.split(",") if args.covariates else None
+    results, skipped = [], []
+    for key, part in sorted(groups, key=lambda g: str(g[0])):
+        label = f"{args.by} {key}: " if args.by is not None else ""
+        say(f"{label}comparing {args.treated} with {args.control}, {what}")
+        try:
+            result = compare(
+                part,
+                args.treated,
+                args.control,
+                covariates,
+                args.estimand,
+                n_boot=args.bootstrap,
+                trim=trim,
+                as_of=as_of,
+            )
+        except EstimationError as err:
+            if args.by is None:
+                raise OutcomesError(f"cannot compare: {err}") from None
+            skipped.append((str(key), str(err)))
+            continue
+        except (ValueError, KeyError, pl.exceptions.ColumnNotFoundError) as err:
+            if args.by is None:
+                raise OutcomesError(f"cannot compare: {err}") from None
+            skipped.append((str(key), str(err)))
+            continue
+        for warning in result.warnings:
+            print(f"outcomes: {label}{warning}", file=sys.stderr)
+        results.append((key, result))
+    for key, why in skipped:
+        print(f"outcomes: {args.by} {key} skipped: {why}", file=sys.stderr)
+    if not results:
+        raise OutcomesError(f"cannot compare: no {args.by} could be compared")
+
+    def stacked(part: str) -> pl.DataFrame:
+        frames = [getattr(r, part) for _, r in results]
+        if args.by is None:
+            return frames[0]
+        return pl.concat(
+            [
+                f.select(pl.lit(str(k)).alias(args.by), pl.all())
+                for (k, _), f in zip(results, frames, strict=False)
+            ]
+        )
+
+    effects = stacked("effects")
+    if args.out is None and args.out_dir is None:
+        sys.stdout.write(effects.write_csv())
+    if args.out is not None:
+        effects.write_csv(args.out)
+        say(f"wrote {args.out}")
     if args.balance_out is not None:
-        result.balance.write_csv(args.balance_out)
+        stacked("balance").write_csv(args.balance_out)
+        say(f"wrote {args.balance_out}")
+    if args.out_dir is not None:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        for part in ("effects", "balance", "diagnostics", "evalues", "overlap"):
+            stacked(part).write_csv(args.out_dir / f"{part}.csv")
+        lines = [f"Compared: {what}; as of {as_of}."]
+        for key, result in results:
+            head = f"[{args.by} {key}] " if args.by is not None else ""
+            lines += [head + n for n in (*result.warnings, *result.notes)]
+        lines += [f"[{args.by} {k}] skipped: {why}" for k, why in skipped]
+        (args.out_dir / "notes.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if skipped:
+            pl.DataFrame(skipped, schema=[args.by, "reason"], orient="row").write_csv(
+                args.out_dir / "skipped.csv"
+            )
+        say(f"wrote {args.out_dir}/ (effects, balance, diagnostics, evalues, overlap, notes)")
     return EXIT_OK
 
 
@@ -427,43 +537,6 @@ def _mapping_for_notebooks(mapping: Path | None) -> Iterator[None]:
             del os.environ[MAPPING_ENV]
         else:
             os.environ[MAPPING_ENV] = before
-
-
-def _national(args: argparse.Namespace) -> int:
-    import time
-
-    from outcomes.national import benchmarks, read
-    from outcomes.national._codes import CASEMIX
-
-    start = time.perf_counter()
-
-    def say(line: str) -> None:
-        print(f"[{time.perf_counter() - start:5.1f}s] {line}", file=sys.stderr)
-
-    by = [c.strip() for c in args.by.split(",") if c.strip()]
-    try:
-        teds = read(
-            args.puf, columns=[c for c in by if c in CASEMIX], encoding=args.encoding, progress=say
-        )
-        say("computing the benchmark table")
-        table = benchmarks(teds, by=by)
-    except ValueError as err:  # an unknown by-column: the user's words
-        raise OutcomesError(str(err)) from None
-    if teds.issues.height:
-        say(
-            f"{teds.issues.height} value(s) outside the codebook, counted as missing"
-            + (f": see {args.issues}" if args.issues else " (list them with --issues FILE)")
-        )
-        if args.issues:
-            teds.issues.write_csv(args.issues)
-    if args.out is None:
-        sys.stdout.write(table.write_csv())
-    elif args.out.suffix.lower() == ".parquet":
-        table.write_parquet(args.out)
-    else:
-        table.write_csv(args.out)
-    say(f"{table.height} rows from {teds.data.height:,} discharges, years {teds.years}")
-    return EXIT_OK
 
 
 def _print_table(frame: pl.DataFrame, file=None, max_width: int = 60) -> None:

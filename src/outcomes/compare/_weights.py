@@ -11,14 +11,9 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-import statsmodels.api as sm
-from statsmodels.tools.sm_exceptions import (
-    PerfectSeparationError,
-    PerfectSeparationWarning,
-    SingularMatrixWarning,
-)
 
 from outcomes._design import design
+from outcomes.compare._mest import Logistic, logistic
 from outcomes.errors import EstimationError
 
 #: Baseline case-mix columns used by default (never post-assignment ones such as modality).
@@ -62,21 +57,12 @@ def estimating(model: str, strict: bool = True) -> Iterator[None]:
     """Turn the ways a model fit fails numerically into one :class:`EstimationError` whose
     one-line message names ``model`` and the reason.
 
-    ``strict``: statsmodels' perfect-separation and singular-design warnings fail the fit too
-    (they are only warnings there, and the estimates they come with are meaningless).
+    ``strict``: numpy's floating-point warnings (overflow, invalid values) fail the fit too.
     """
-    with warnings.catch_warnings():
-        if strict:
-            warnings.simplefilter("error", PerfectSeparationWarning)
-            warnings.simplefilter("error", SingularMatrixWarning)
+    with warnings.catch_warnings(), np.errstate(all="raise" if strict else "warn"):
         try:
             yield
-        except (PerfectSeparationWarning, PerfectSeparationError) as err:
-            raise EstimationError(
-                f"{model} could not be estimated: perfect separation (some covariate pattern "
-                "predicts the outcome exactly; too few episodes for the covariates)"
-            ) from err
-        except (SingularMatrixWarning, np.linalg.LinAlgError) as err:
+        except np.linalg.LinAlgError as err:
             raise EstimationError(
                 f"{model} could not be estimated: singular design (covariates are collinear "
                 "or too few episodes and events for them)"
@@ -122,6 +108,8 @@ class Propensity:
         ``term, estimate, std_error, statistic, p_value`` of the logistic model.
     treatment, control : str
         The compared programs.
+    model : Logistic
+        The fit itself (coefficients, fitted values, model-based covariance).
     """
 
     data: pl.DataFrame
@@ -129,6 +117,7 @@ class Propensity:
     coefficients: pl.DataFrame
     treatment: str
     control: str
+    model: Logistic | None = None
 
     @property
     def c_statistic(self) -> float:
@@ -139,15 +128,24 @@ class Propensity:
         return float((ranks[t].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def design_matrix(frame: pl.DataFrame, covariates: Sequence[str]) -> pl.DataFrame:
+#: Covariate levels met in fewer episodes than this are pooled (see :func:`design_matrix`).
+MIN_LEVEL_EPISODES = 20
+
+
+def design_matrix(
+    frame: pl.DataFrame, covariates: Sequence[str], min_level: int = MIN_LEVEL_EPISODES
+) -> pl.DataFrame:
     """Numeric design of baseline covariates, reference-coded.
 
     Text and boolean columns become one 0/1 column per level but the reference (the most
     frequent level; ties broken alphabetically), named ``column[level]``; an empty value is a
-    level of its own (``column[missing]``). Number columns enter as they are, with empty values
-    set to the median and a ``column[missing]`` indicator when any is empty.
+    level of its own (``column[missing]``). Levels met in fewer than ``min_level`` episodes
+    are pooled into one ``column[rare: ...]`` level, or join the reference when even pooled
+    they are rarer than that: a handful of episodes in a level would otherwise separate the
+    programs or the outcome. Number columns enter as they are, with empty values set to the
+    median and a ``column[missing]`` indicator when any is empty.
     """
-    return design(frame, covariates, reference="most_frequent")[0]
+    return design(frame, covariates, reference="most_frequent", min_level=min_level)[0]
 
 
 def propensity(
@@ -217,33 +215,32 @@ def propensity(
             f"{model} could not be estimated: perfect separation, {why}; {size} (group rare "
             "levels or pass fewer covariates)"
         )
-    x = sm.add_constant(design.to_numpy(), has_constant="add")
-    with estimating(model):
-        fit = sm.GLM(treated.astype(float), x, family=sm.families.Binomial()).fit()
-    ps = np.asarray(fit.fittedvalues)
-    if not np.isfinite(ps).all() or not fit.converged:
-        raise EstimationError(f"{model} could not be estimated: the fit did not converge; {size}")
+    x = np.column_stack([np.ones(data.height), design.to_numpy().astype(float)])
+    fit = logistic(x, treated.astype(float), model)
+    ps = fit.p
     if ps.min() < SEPARATION_TOLERANCE or ps.max() > 1 - SEPARATION_TOLERANCE:
         raise EstimationError(
             f"{model} could not be estimated: quasi-complete separation (some episodes have a "
             f"propensity of 0 or 1, so their weights are unbounded); {size}"
         )
-    terms = ["(intercept)", *design.columns]
+    se = np.sqrt(np.diag(fit.cov))
+    z = fit.coef / se
     coefficients = pl.DataFrame(
         {
-            "term": terms,
-            "estimate": fit.params,
-            "std_error": fit.bse,
-            "statistic": fit.tvalues,
-            "p_value": fit.pvalues,
+            "term": ["(intercept)", *design.columns],
+            "estimate": fit.coef,
+            "std_error": se,
+            "statistic": z,
+            "p_value": [math.erfc(abs(v) / math.sqrt(2)) for v in z],
         }
     )
     return Propensity(
-        data=data.with_columns(pl.Series("ps", fit.fittedvalues)),
+        data=data.with_columns(pl.Series("ps", ps)),
         design=design,
         coefficients=coefficients,
         treatment=treatment,
         control=control,
+        model=fit,
     )
 
 
@@ -279,50 +276,58 @@ def iptw(
     Hernán MA, Robins JM (2020), *Causal Inference: What If*, ch. 12; Austin PC, Stuart EA
     (2015), Stat Med 34:3661-3679 (weights, stabilization and diagnostics).
     """
-    data = ps.data
+    keep, w, _ = weights(
+        ps.data["ps"].to_numpy(),
+        ps.data["treated"].to_numpy(),
+        estimand,
+        stabilized,
+        trim,
+        truncate,
+    )
+    data = ps.data.filter(pl.Series(keep))
+    w = w[keep]
+    return data.with_columns(pl.Series("weight", w))
+
+
+def weights(
+    e: np.ndarray,
+    treated: np.ndarray,
+    estimand: Estimand = "ate",
+    stabilized: bool = True,
+    trim: tuple[float, float] | None = None,
+    truncate: tuple[float, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weights of :func:`iptw` for every row, with what the stacked variance needs.
+
+    Returns ``keep`` (rows not trimmed), ``weight`` (0 for trimmed rows) and ``dweight``, the
+    derivative of each weight with respect to the propensity model's linear predictor
+    ``log(e / (1 - e))`` (ATE: ``-w (1 - e)`` treated, ``w e`` control; ATT: 0 treated, ``w``
+    control; 0 for trimmed rows and for weights capped by ``truncate``).
+    """
+    t = np.asarray(treated, dtype=bool)
+    keep = np.ones(t.size, dtype=bool)
     if trim is not None:
-        lo, hi = np.percentile(data["ps"].to_numpy(), trim)
-        data = data.filter(pl.col("ps").is_between(lo, hi))
-    t = data["treated"].to_numpy()
-    e = data["ps"].to_numpy()
-    p = t.mean()
+        lo, hi = np.percentile(e, trim)
+        keep = (e >= lo) & (e <= hi)
+    p = t[keep].mean()
     if estimand == "ate":
         w = np.where(t, 1 / e, 1 / (1 - e))
         if stabilized:
             w = w * np.where(t, p, 1 - p)
+        dw = np.where(t, -w * (1 - e), w * e)
     elif estimand == "att":
         w = np.where(t, 1.0, e / (1 - e))
         if stabilized:
             w = np.where(t, 1.0, w * (1 - p) / p)
+        dw = np.where(t, 0.0, w)
     else:
         raise ValueError('estimand must be "ate" or "att"')
     if truncate is not None:
-        lo, hi = np.percentile(w, truncate)
+        lo, hi = np.percentile(w[keep], truncate)
+        capped = (w < lo) | (w > hi)
         w = np.clip(w, lo, hi)
-    return data.with_columns(pl.Series("weight", w))
-
-
-def weight_diagnostics(weighted: pl.DataFrame) -> pl.DataFrame:
-    """Overlap and weight diagnostics per group: ``group, n, ps_min, ps_median, ps_max,
-    weight_sum, weight_max, ess`` (effective sample size ``(sum w)^2 / sum w^2``)."""
-    return (
-        weighted.group_by(
-            pl.when(pl.col("treated"))
-            .then(pl.lit("treated"))
-            .otherwise(pl.lit("control"))
-            .alias("group")
-        )
-        .agg(
-            pl.len().alias("n"),
-            pl.col("ps").min().alias("ps_min"),
-            pl.col("ps").median().alias("ps_median"),
-            pl.col("ps").max().alias("ps_max"),
-            pl.col("weight").sum().alias("weight_sum"),
-            pl.col("weight").max().alias("weight_max"),
-            (pl.col("weight").sum() ** 2 / (pl.col("weight") ** 2).sum()).alias("ess"),
-        )
-        .sort("group", descending=True)
-    )
+        dw = np.where(capped, 0.0, dw)
+    return keep, np.where(keep, w, 0.0), np.where(keep, dw, 0.0)
 
 
 def _wstats(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:

@@ -14,9 +14,9 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from outcomes._design import design
+from outcomes._threads import single_blas_thread
 from outcomes.intervals import z_value
 from outcomes.survival._common import as_polars, by_list, check_columns
 
@@ -293,6 +293,8 @@ def _zph(
     imat[:p, :p] = v_t.sum(axis=0)
     imat[:p, p:] = imat[p:, :p] = np.einsum("t,tjk->jk", g, v_t)
     imat[p:, p:] = np.einsum("t,tjk->jk", g**2, v_t)
+    from scipy import stats  # imported here: scipy.stats alone takes a second to import
+
     rows = []
     for label, cols in [*zip(names, terms, strict=True), ("GLOBAL", list(range(p)))]:
         kk = [*range(p), *[p + c for c in cols]]
@@ -357,6 +359,7 @@ def _concordance(time, event, eta, strata, w) -> float:
     return (concordant + tied / 2) / comparable if comparable else math.nan
 
 
+@single_blas_thread
 def cox(
     df,
     time: str,
@@ -467,7 +470,7 @@ def cox(
             "std_error": se,
             "robust_std_error": robust_se,
             "statistic": stat,
-            "p_value": 2 * stats.norm.sf(np.abs(stat)),
+            "p_value": [math.erfc(abs(v) / math.sqrt(2)) for v in stat],
             "ci_low": beta - z * use_se,
             "ci_high": beta + z * use_se,
             "hazard_ratio": np.exp(beta),

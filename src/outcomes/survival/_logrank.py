@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
 
 from outcomes.survival._common import as_polars, by_list, check_columns, time_event
 
@@ -52,6 +51,8 @@ def logrank(
     Mantel N (1966); Peto R, Peto J (1972). Matches R's
     ``survdiff(Surv(time, event) ~ by + strata(s))``.
     """
+    from scipy.stats import chi2  # imported here: scipy.stats takes a second to import
+
     frame = as_polars(df)
     keys, strata_keys = by_list(by), by_list(strata)
     if not keys:
@@ -99,6 +100,4 @@ def logrank(
         pl.Series("observed", observed),
         pl.Series("expected", expected),
     )
-    return LogrankResult(
-        chisq=chisq, df=dof, p_value=float(stats.chi2.sf(chisq, dof)), groups=groups
-    )
+    return LogrankResult(chisq=chisq, df=dof, p_value=float(chi2.sf(chisq, dof)), groups=groups)
