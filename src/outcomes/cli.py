@@ -5,6 +5,7 @@
 ``outcomes metrics DIR``    the long table of program metrics (unsuppressed working table).
 ``outcomes compare DIR``    adjusted comparison of two programs (effect and balance tables).
 ``outcomes report``         render the quarterly report.
+``outcomes national PUF``   national benchmark table from TEDS-D public files.
 
 Exit codes: 0 success; 1 the data has errors (validate), or the period asked for has nothing to
 report (metrics, report: no discharge in it, or after the data's as-of date); 2 a file cannot be
@@ -215,6 +216,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     _mapping_option(p)
     p.set_defaults(handler=_report)
+    p = sub.add_parser(
+        "national", help="national benchmark table from TEDS-D public files (any year, format)"
+    )
+    p.add_argument(
+        "puf", type=Path, nargs="+", help="TEDS-D files or folders as downloaded (zip, csv, ...)"
+    )
+    p.add_argument(
+        "--by",
+        default="service",
+        help="comma-separated groups from service, state, year, substance, co_occurring, "
+        "referral, age_group, prior_treatment, sex (default service; empty for overall)",
+    )
+    p.add_argument("--out", type=Path, default=None, help=".csv or .parquet (default: stdout)")
+    p.add_argument("--issues", type=Path, default=None, help="write codes outside the codebook")
+    p.add_argument("--encoding", default=None, help="text encoding of CSV files (default: auto)")
+    p.set_defaults(handler=_national)
     return parser
 
 
@@ -537,6 +554,43 @@ def _mapping_for_notebooks(mapping: Path | None) -> Iterator[None]:
             del os.environ[MAPPING_ENV]
         else:
             os.environ[MAPPING_ENV] = before
+
+
+def _national(args: argparse.Namespace) -> int:
+    import time
+
+    from outcomes.national import benchmarks, read
+    from outcomes.national._codes import CASEMIX
+
+    start = time.perf_counter()
+
+    def say(line: str) -> None:
+        print(f"[{time.perf_counter() - start:5.1f}s] {line}", file=sys.stderr)
+
+    by = [c.strip() for c in args.by.split(",") if c.strip()]
+    try:
+        teds = read(
+            args.puf, columns=[c for c in by if c in CASEMIX], encoding=args.encoding, progress=say
+        )
+        say("computing the benchmark table")
+        table = benchmarks(teds, by=by)
+    except ValueError as err:  # an unknown by-column: the user's words
+        raise OutcomesError(str(err)) from None
+    if teds.issues.height:
+        say(
+            f"{teds.issues.height} value(s) outside the codebook, counted as missing"
+            + (f": see {args.issues}" if args.issues else " (list them with --issues FILE)")
+        )
+        if args.issues:
+            teds.issues.write_csv(args.issues)
+    if args.out is None:
+        sys.stdout.write(table.write_csv())
+    elif args.out.suffix.lower() == ".parquet":
+        table.write_parquet(args.out)
+    else:
+        table.write_csv(args.out)
+    say(f"{table.height} rows from {teds.data.height:,} discharges, years {teds.years}")
+    return EXIT_OK
 
 
 def _print_table(frame: pl.DataFrame, file=None, max_width: int = 60) -> None:
