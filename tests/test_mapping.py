@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import outcomes
 from outcomes.errors import IdentifierError, InputError
-from outcomes.mapping import read_mapping
+from outcomes.mapping import draft_mapping, read_mapping
 from outcomes.schema import SPECS
 
 from conftest import ATTENDANCE_OK, ENROLLMENTS_OK
@@ -373,12 +373,13 @@ _NAMES = (
         max_size=4,
         unique_by=str.lower,
     ),
+    twice=st.sets(st.integers(0, 7), max_size=4),
     letters=st.text(string.ascii_lowercase, min_size=4, max_size=4),
 )
-def test_any_renaming_and_relabelling_round_trips(tmp_path_factory, names, labels, letters):
-    """Rename the status file's three columns to arbitrary names and relabel its four codes
-    with arbitrary labels; with the mapping that says so, the sessions load as the
-    contract-shaped file does (and the accounting holds)."""
+def test_any_renaming_and_relabelling_round_trips(tmp_path_factory, names, labels, twice, letters):
+    """Rename the status file's three columns to arbitrary names, relabel its four codes with
+    arbitrary labels and write some rows twice; with the mapping that says so, the sessions
+    load as the contract-shaped file does, and read = kept + excluded counts the copies."""
     from outcomes.schema import identifier_kind
 
     contract_names = SPECS["attendance"].names
@@ -392,7 +393,8 @@ def test_any_renaming_and_relabelling_round_trips(tmp_path_factory, names, label
         pl.col("session_date").alias(names[1]),
         pl.col("status").replace(relabel).alias(names[2]),
     )
-    att.write_csv(folder / "s.csv")
+    rows = [i for r in range(att.height) for i in ([r, r] if r in twice else [r])]
+    att[rows].write_csv(folder / "s.csv")
     (folder / "enrollments.csv").write_text(ENROLLMENTS_OK)
     values = "\n".join(f'"{label}" = "{code}"' for code, label in relabel.items())
     (folder / "m.toml").write_text(
@@ -407,6 +409,9 @@ def test_any_renaming_and_relabelling_round_trips(tmp_path_factory, names, label
     assert ds.attendance.select("episode_id", "session_date", "status").equals(expected)
     for r in ds.accounting.iter_rows(named=True):
         assert r["rows_read"] == r["rows_kept"] + r["rows_excluded"]
+    acct = {r[0]: r[1:4] for r in ds.accounting.iter_rows()}
+    assert acct["s.csv"] == (8 + len(twice), 8, len(twice))
+    assert ds.issues["rule"].to_list() == ["exact_duplicate"] * len(twice)
 
 
 def test_validate_and_metrics_take_the_mapping(foreign, write_dataset, capsys):
@@ -568,6 +573,24 @@ def test_map_never_reads_identifier_or_key_values(tmp_path):
     assert draft.values["enrollments"]["sex"] == {"F": "female", "M": "male"}
 
 
+def test_map_never_writes_identifying_labels(tmp_path):
+    """A code column holding an e-mail address and a phone number among its labels: the
+    draft lists the other labels and says two are not shown."""
+    labels = ["Self", "Court", "ann@example.org", "555-101-1001"]
+    rows = [f"K{i},V{i},ASAM 2.1,01/2{i}/2025,{label}" for i, label in enumerate(labels)]
+    _write(
+        tmp_path / "x",
+        {
+            "export.csv": "Client Number,Episode ID,Level of Care,Admission Date,"
+            "Referral Source\n" + "\n".join(rows) + "\n",
+        },
+    )
+    draft = draft_mapping(tmp_path / "x")
+    assert draft.values["enrollments"]["referral_source"] == {"Court": "court", "Self": "self"}
+    assert "# 2 value(s) not shown: they look like direct identifiers" in draft.text
+    assert "ann@example.org" not in draft.text and "555-101-1001" not in draft.text
+
+
 @pytest.mark.parametrize(
     ("label", "code"),
     [
@@ -716,3 +739,22 @@ def test_the_quarterly_job_reads_a_foreign_export_through_its_mapping(tmp_path):
         if path.is_file():
             text = path.read_bytes().decode("utf-8", errors="replace")
             assert str(mapping) not in text and str(export) not in text, path.name
+
+
+def test_without_a_mapping_a_foreign_date_points_at_one(write_dataset):
+    """E3's admission written 02/03/2025: a type error that says how to declare the format;
+    E3's two sessions (attendance rows 7 and 8) are excluded with it, naming its row 4."""
+    text = ENROLLMENTS_OK.replace("2025-02-03", "02/03/2025")
+    ds = outcomes.load(write_dataset(enrollments=text), on_error="exclude")
+    follow_on = "the episode's enrollment row 4 has errors, so this row is excluded too"
+    assert ds.issues.select("row", "value", "rule", "message").rows() == [
+        (
+            4,
+            "02/03/2025",
+            "type",
+            "admit_date must be a date as YYYY-MM-DD (or declare the export's format: "
+            "[enrollments.date_formats] in a mapping)",
+        ),
+        (7, "E3", "episode_excluded", follow_on),
+        (8, "E3", "episode_excluded", follow_on),
+    ]

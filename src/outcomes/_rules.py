@@ -159,6 +159,10 @@ def check_values(
             expected = _EXPECTED[col.kind]
             if date_format and col.kind == "date":
                 expected = f"a date as {date_format} (the mapping's date format)"
+            elif col.kind == "date":
+                expected += (
+                    f" (or declare the export's format: [{spec.name}.date_formats] in a mapping)"
+                )
             rules.append(("type", given & parsed.is_null(), f"{col.name} must be {expected}"))
         if col.allowed:
             outside = parsed.is_not_null() & ~parsed.is_in(col.allowed)
@@ -217,10 +221,14 @@ def exact_duplicates(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     count as equal. Rows that share a key but differ anywhere are left for the key rules.
     """
     cols = [c for c in raw.columns if c != ROW]
-    repeat = ~pl.struct(cols).is_first_distinct()
-    if not raw.select(repeat.any()).item():
+    repeated = raw.select(cols).is_duplicated()  # one row-hash pass; the usual answer is none
+    if not repeated.any():
         return raw, empty_issues()
-    copies = raw.with_columns(pl.col(ROW).min().over(cols).alias("__first")).filter(repeat)
+    copies = (
+        raw.filter(repeated)
+        .with_columns(pl.col(ROW).min().over(cols).alias("__first"))
+        .filter(pl.col(ROW) != pl.col("__first"))
+    )
     issues = _issue_rows(
         copies,
         pl.lit(True),
@@ -230,7 +238,7 @@ def exact_duplicates(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         pl.format("row is identical in every column to row {}; kept once", pl.col("__first")),
         value=pl.col("episode_id"),
     )
-    return raw.filter(~repeat), issues
+    return raw.filter(~pl.col(ROW).is_in(copies[ROW].implode())), issues
 
 
 # ---------------------------------------------------------------------------------------------

@@ -321,16 +321,21 @@ def _synth(args: argparse.Namespace) -> int:
         raise OutcomesError("--clients must be at least 1")
     if args.end < args.start:
         raise OutcomesError("--end must not be before --start")
-    ds = synth.generate(args.clients, seed=args.seed, start=args.start, end=args.end)
     if args.style == "foreign" and (args.messy or args.format != "csv"):
         raise OutcomesError(
             "--style foreign writes its own formats and glitches; drop --messy and --format"
         )
+    ds = synth.generate(args.clients, seed=args.seed, start=args.start, end=args.end)
     synth.write(ds, args.out, fmt=args.format, messy=args.messy, seed=args.seed, style=args.style)
     print(
         f"wrote {ds.enrollments.height} episodes of {args.clients} clients, "
         f"{ds.attendance.height} sessions, "
         f"{0 if ds.followups is None else ds.followups.height} follow-ups to {args.out}"
+        + (
+            f", and the mapping that loads them to {args.out / 'mapping.toml'}"
+            if args.style == "foreign"
+            else ""
+        )
     )
     return EXIT_OK
 

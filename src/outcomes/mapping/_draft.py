@@ -18,7 +18,14 @@ import polars as pl
 from outcomes._readers import EXCEL_EXTENSIONS, read_table
 from outcomes.errors import InputError
 from outcomes.mapping._suggest import date_formats_that_fit, name_score, suggest_value
-from outcomes.schema import KEY_COLUMNS, SPECS, identifier_kind
+from outcomes.schema import (
+    IDENTIFIER_VALUE_PATTERNS,
+    KEY_COLUMNS,
+    PERSON_NAME_MIN_DISTINCT,
+    PERSON_NAME_PATTERN,
+    SPECS,
+    identifier_kind,
+)
 
 _MAX_LABELS = 60  # a code column with more distinct values than this is not a code column
 _MIN_SCORE = 0.55
@@ -195,6 +202,7 @@ def _write(folder, sheets, assigned, refused) -> Draft:
         "[files]",
     ]
     files, values, formats = {}, {}, {}
+    hidden: dict[tuple[str, str], int] = {}
     for table, (s, cols) in assigned.items():
         n = len(cols)
         lines.append(
@@ -238,11 +246,20 @@ def _write(folder, sheets, assigned, refused) -> Draft:
             if col.kind == "date" and kind == "date" and labels:
                 formats[table][contract] = _date_format(labels)
             if col.kind in ("code", "bool") and kind == "text" and len(labels) <= _MAX_LABELS:
+                hide = _identifying(labels)
+                shown = [v for v in labels if v not in hide]
+                if len(shown) < len(labels):
+                    hidden[(table, contract)] = len(labels) - len(shown)
                 values[table][contract] = {
-                    v: suggest_value(contract, col.kind, col.allowed, v) for v in labels
+                    v: suggest_value(contract, col.kind, col.allowed, v) for v in shown
                 }
         for contract, suggested in values[table].items():
             lines.append(f"[{table}.values.{contract}]  # export value = contract value")
+            if (table, contract) in hidden:
+                lines.append(
+                    f"# {hidden[(table, contract)]} value(s) not shown: they look like direct "
+                    "identifiers (an e-mail, a phone or social security number, a name)"
+                )
             for label, code in suggested.items():
                 if code is None:
                     lines.append(f"# {_q(label)} = ?  # REVIEW: no suggestion; give one")
@@ -270,6 +287,21 @@ def _write(folder, sheets, assigned, refused) -> Draft:
         date_formats=formats,
         refused=refused,
     )
+
+
+_IDENTIFYING = "|".join(f"(?:{pattern})" for _, pattern in IDENTIFIER_VALUE_PATTERNS)
+
+
+def _identifying(values: list[str]) -> set[str]:
+    """The labels that look like direct identifiers, never written into a draft: those the
+    loader's value patterns find (e-mail, SSN, phone, MRN, IP address), and person-name-like
+    labels when there are as many as the loader takes for a column of names."""
+    series = pl.Series(values, dtype=pl.String)  # Rust regular expressions, as the loader's
+    hidden = set(series.filter(series.str.contains(_IDENTIFYING)).to_list())
+    names = series.filter(series.str.contains(PERSON_NAME_PATTERN))
+    if names.len() >= PERSON_NAME_MIN_DISTINCT:
+        hidden |= set(names.to_list())
+    return hidden
 
 
 def _date_format(values: list[str]) -> tuple[str, bool]:
