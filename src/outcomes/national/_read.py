@@ -526,7 +526,8 @@ def puf_files(paths: str | Path | Sequence[str | Path] | None = None) -> list[Pa
     generated = (
         Path(tempfile.gettempdir()) / "outcomes-generated-teds" / "GENERATED_tedsd_2019.parquet"
     )
-    if not generated.exists():
+    made_by = Path(__file__).with_name("_synth.py")  # a changed generator makes it anew
+    if not generated.exists() or generated.stat().st_mtime < made_by.stat().st_mtime:
         generated.parent.mkdir(parents=True, exist_ok=True)
         partial = generated.with_suffix(f".{os.getpid()}.part")
         generate(100_000, seed=2019).write_parquet(partial)
