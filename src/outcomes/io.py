@@ -128,7 +128,7 @@ def load(
     deduplicated = {name: exact_duplicates(frame) for name, frame in raw.items()}
     raw = {name: d[0] for name, d in deduplicated.items()}
     checked = {
-        name: check_values(frame, SPECS[name], mapping.table(name), bool(mapping.source))
+        name: check_values(frame, SPECS[name], mapping.table(name), bool(mapping.tables))
         for name, frame in raw.items()
     }
 
@@ -268,7 +268,7 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], 
                 f"{file.name}: missing required column(s) {', '.join(missing)}; "
                 + (
                     f"map them in [{name}.columns] of the mapping"
-                    if mapping.source
+                    if mapping.tables
                     else "see docs/data-dictionary.md (or docs/mapping.md for an export "
                     "with other column names)"
                 )
