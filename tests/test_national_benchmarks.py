@@ -263,3 +263,34 @@ def test_rate_measures_are_the_issue_s():
         "dropped_out",
         "terminated",
     ]
+
+
+def test_nation_rows_and_a_subset_of_measures(handworked):
+    """nation=True adds, per setting, the rows of the whole nation (state 'all'), equal to the
+    table by setting alone; measures= keeps only the measures asked for."""
+    both = benchmarks(handworked, by=["service", "state"], nation=True)
+    alone = benchmarks(handworked, by=["service"])
+    nation = both.filter(pl.col("state") == "all").drop("state")
+    assert nation.equals(alone)
+    assert both.filter(pl.col("state") != "all").equals(
+        benchmarks(handworked, by=["service", "state"])
+    )
+    some = benchmarks(handworked, by=["service"], measures=["completion", "los_median_days"])
+    assert set(some["measure"]) == {"completion", "los_median_days"} and some.height == 6
+    with pytest.raises(ValueError, match="unknown measure"):
+        benchmarks(handworked, measures=["readmission"])
+
+
+def test_cli_nation_and_measures(tmp_path):
+    out = tmp_path / "b.csv"
+    args = ["national", str(FIXTURE), "--by", "service,state", "--nation"]
+    assert main([*args, "--measures", "completion", "--out", str(out)]) == 0
+    written = pl.read_csv(out)
+    expected = benchmarks(
+        read(FIXTURE), by=["service", "state"], measures=["completion"], nation=True
+    )
+    assert (
+        written.select("service", "state", "numerator").rows()
+        == expected.select("service", "state", "numerator").rows()
+    )
+    assert main([*args, "--measures", "readmission"]) == 2

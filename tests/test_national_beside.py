@@ -13,6 +13,7 @@ import pytest
 
 import outcomes
 from outcomes.national import (
+    benchmarks,
     beside,
     funnel_limits,
     funnel_plot,
@@ -174,6 +175,10 @@ def test_indirect_standardisation_matches_a_direct_calculation():
     teds = read(path)
     ep = outcomes.episodes(outcomes.synth.generate(400, seed=3))
     got = standardise(ep, teds)
+    by = ["service", "state", "age_group", "sex", "substance", "co_occurring", "prior_treatment",
+          "referral"]  # fmt: skip
+    table = benchmarks(teds, by=by, measures=["completion"])
+    assert standardise(ep, table).equals(got), "the aggregate table gives the same O and E"
 
     counts: dict = defaultdict(lambda: [0, 0])
     cols = ["AGE", "GENDER", "SUB1", "PSYPROB", "NOPRIOR", "PSOURCE"]
@@ -246,3 +251,34 @@ def test_funnel_plot_draws_points_limits_and_benchmark(teds, provider):
     assert len(ax.lines) == 5, "two pairs of limits and the benchmark line"
     assert [t.get_text() for t in ax.texts] == ["iop", "residential"]
     assert ax.collections[0].get_offsets().shape == (2, 2)
+
+
+# --- from a benchmark table instead of the public file ----------------------------------------
+
+
+def test_a_benchmark_table_read_back_from_csv_gives_the_same_comparisons(teds, provider, tmp_path):
+    """The report has the aggregate, not the public file: the completion table by setting,
+    state and case-mix, written as CSV and read back, gives the same beside and O/E rows
+    (national from the states' sum, and from the table's own ``all`` rows)."""
+    by = ["service", "state", "co_occurring"]
+    for nation in (False, True):
+        path = tmp_path / f"bench-{nation}.csv"
+        benchmarks(teds, by=by, measures=["completion"], nation=nation).write_csv(path)
+        table = pl.read_csv(path)
+        want = standardise(provider, teds, casemix=["co_occurring"], state="NY")
+        got = standardise(provider, table, casemix=["co_occurring"], state="NY")
+        assert got.equals(want), nation
+        want = beside(provider, teds, state="NY", measures=["completion"])
+        got = beside(provider, table, state="NY", measures=["completion"])
+        assert got.equals(want), nation
+
+
+def test_a_table_without_the_measure_or_the_columns_is_refused(teds, provider):
+    table = benchmarks(teds, by=["service"], measures=["dropped_out"])
+    with pytest.raises(ValueError, match="no 'completion' rows"):
+        beside(provider, table, measures=["completion"])
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['co_occurring'\]"):
+        standardise(provider, table, casemix=["co_occurring"], measure="dropped_out")
+    bad = table.with_columns(service=pl.lit("IOP"))
+    with pytest.raises(ValueError, match="not its labels"):
+        beside(provider, bad, measures=["dropped_out"])

@@ -228,6 +228,14 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated groups from service, state, year, substance, co_occurring, "
         "referral, age_group, prior_treatment, sex (default service; empty for overall)",
     )
+    p.add_argument(
+        "--measures", default=None, help="comma-separated measures (default: all of them)"
+    )
+    p.add_argument(
+        "--nation",
+        action="store_true",
+        help="with state in --by: also the nation's rows (state 'all'), in the same file",
+    )
     p.add_argument("--out", type=Path, default=None, help=".csv or .parquet (default: stdout)")
     p.add_argument("--issues", type=Path, default=None, help="write codes outside the codebook")
     p.add_argument("--encoding", default=None, help="text encoding of CSV files (default: auto)")
@@ -578,7 +586,8 @@ def _national(args: argparse.Namespace) -> int:
             args.puf, columns=[c for c in by if c in CASEMIX], encoding=args.encoding, progress=say
         )
         say("computing the benchmark table")
-        table = benchmarks(teds, by=by)
+        measures = [m.strip() for m in args.measures.split(",")] if args.measures else None
+        table = benchmarks(teds, by=by, measures=measures, nation=args.nation)
     except ValueError as err:  # an unknown by-column: the user's words
         raise OutcomesError(str(err)) from None
     if teds.issues.height:

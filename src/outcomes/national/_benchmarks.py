@@ -31,12 +31,17 @@ RATE_MEASURES: dict[str, tuple[int, ...]] = {
 }
 LOS_MEASURES = {"los_q1_days": 0.25, "los_median_days": 0.5, "los_q3_days": 0.75}
 MEASURES = ("discharges", *RATE_MEASURES, *LOS_MEASURES)
+#: ``state`` code of the rows of the whole nation (``nation=True``); no FIPS code is 0.
+NATION = 0
 
 
 def benchmarks(
     teds: TedsD | str | Path | Sequence[str | Path],
     by: Sequence[str] | str = ("service",),
     conf_level: float = 0.95,
+    *,
+    measures: Sequence[str] | None = None,
+    nation: bool = False,
 ) -> pl.DataFrame:
     """National (or any grouping's) discharge outcomes with intervals, from TEDS-D.
 
@@ -54,6 +59,12 @@ def benchmarks(
         year. Missing (-9) is its own group, ``missing`` (``year``: null).
     conf_level : float
         Level of the intervals (default 0.95).
+    measures : list of str, optional
+        Only these measures (default all of :data:`MEASURES`); a table of completion alone
+        by setting, state and case-mix is what :func:`outcomes.national.standardise` needs.
+    nation : bool
+        With ``state`` among ``by``: also the rows of the whole nation, ``state`` = ``all``
+        (one file then holds the national and the state lines).
 
     Returns
     -------
@@ -110,10 +121,20 @@ def benchmarks(
     lacking = [c for c in by if c not in teds.data.columns]
     if lacking:
         raise ValueError(f"the discharges were read without {lacking}: read them with columns=")
+    measures = list(MEASURES if measures is None else measures)
+    wrong = [m for m in measures if m not in MEASURES]
+    if wrong:
+        raise ValueError(f"unknown measure(s) {wrong}; choose from {', '.join(MEASURES)}")
     data = teds.data.lazy()
-    rates = _rates(data, by, conf_level)
-    los = _los(data, by, conf_level)
-    table = pl.concat([rates, los], how="vertical_relaxed")
+    levels = [(data, by)]
+    if nation and "state" in by:
+        levels.insert(0, (data.with_columns(state=pl.lit(NATION, pl.Int16)), by))
+    parts = []
+    for frame, keys in levels:
+        parts.append(_rates(frame, keys, conf_level))
+        if any(m in LOS_MEASURES for m in measures):
+            parts.append(_los(frame, keys, conf_level))
+    table = pl.concat(parts, how="vertical_relaxed").filter(pl.col("measure").is_in(measures))
     order = {m: i for i, m in enumerate(MEASURES)}
     table = table.with_columns(
         _order=pl.col("measure").replace_strict(order, return_dtype=pl.Int32)
@@ -134,7 +155,7 @@ def _label(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
         if c == "year":
             exprs.append(pl.when(pl.col(c) != MISSING).then(pl.col(c)).cast(pl.Int32).alias(c))
         else:
-            labels = {**LABELS[c], MISSING: "missing"}
+            labels = {**LABELS[c], MISSING: "missing"} | ({NATION: "all"} if c == "state" else {})
             exprs.append(
                 pl.col(c).replace_strict(
                     list(labels), list(labels.values()), default=None, return_dtype=pl.String

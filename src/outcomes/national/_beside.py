@@ -10,9 +10,9 @@ import polars as pl
 from scipy import stats
 
 from outcomes.intervals import z_value
-from outcomes.national._benchmarks import RATE_MEASURES
+from outcomes.national._benchmarks import NATION, RATE_MEASURES
 from outcomes.national._codes import CASEMIX as CASEMIX_COLUMNS
-from outcomes.national._codes import MISSING, STATE_ABBREVIATIONS
+from outcomes.national._codes import LABELS, MISSING, STATE_ABBREVIATIONS
 from outcomes.national._mapping import (
     PROVIDER_REASONS,
     program_settings,
@@ -44,6 +44,70 @@ def _references(state: str | None) -> list[tuple[str, int | None]]:
             raise ValueError(f"unknown state {state!r}: give its postal abbreviation (e.g. NY)")
         refs.append((state, _FIPS[state]))
     return refs
+
+
+Reference = TedsD | pl.DataFrame
+
+
+def reference_counts(
+    reference: Reference, measure: str, casemix: Sequence[str] = ()
+) -> pl.DataFrame:
+    """Discharges with a known reason and those with ``measure``, by setting, state and the
+    ``casemix`` codes: ``service, state, <casemix>, _n, _x`` (harmonised codes).
+
+    ``reference`` is read discharges (:class:`TedsD`) or a benchmark table
+    (:func:`outcomes.national.benchmarks` output, e.g. read back from its CSV) holding
+    ``service``, the ``casemix`` columns and the ``measure`` rows; with a ``state`` column its
+    ``all`` rows (``nation=True``) are the nation's, and without them the states add up to it.
+    """
+    if isinstance(reference, TedsD):
+        lacking = [c for c in casemix if c not in reference.data.columns]
+        if lacking:
+            raise ValueError(f"the TEDS-D discharges were read without {lacking}")
+        return (
+            reference.data.filter(pl.col("reason") != MISSING)
+            .group_by("service", "state", *casemix)
+            .agg(
+                _n=pl.len(),
+                _x=pl.col("reason").is_in(RATE_MEASURES[measure]).sum().cast(pl.Int64),
+            )
+        )
+    needed = ["service", *casemix, "measure", "numerator", "denominator"]
+    lacking = [c for c in needed if c not in reference.columns]
+    if lacking:
+        raise ValueError(f"the benchmark table lacks column(s) {lacking}")
+    rows = reference.filter(pl.col("measure") == measure)
+    if rows.height == 0:
+        raise ValueError(f"the benchmark table has no {measure!r} rows")
+    if "state" not in rows.columns:
+        rows = rows.with_columns(state=pl.lit("all"))
+    codes = []
+    for column in ["service", "state", *casemix]:
+        labels = {**LABELS[column], MISSING: "missing"} | (
+            {NATION: "all"} if column == "state" else {}
+        )
+        inverse = {label: code for code, label in labels.items()}
+        found = rows[column].cast(pl.String)
+        unknown = sorted(set(found.drop_nulls()) - set(inverse))
+        if unknown or found.null_count():
+            raise ValueError(
+                f"the benchmark table's {column} has values {unknown or [None]} "
+                "that are not its labels"
+            )
+        codes.append(found.replace_strict(inverse, return_dtype=pl.Int16).alias(column))
+    return rows.select(
+        *codes, _n=pl.col("denominator").cast(pl.Int64), _x=pl.col("numerator").cast(pl.Int64)
+    )
+
+
+def _select(cells: pl.DataFrame, codes: Sequence[int], fips: int | None) -> pl.DataFrame:
+    """The reference's cells in settings ``codes``: the nation's (its ``all`` rows when the
+    table has them, else every state), or one state's."""
+    cells = cells.filter(pl.col("service").is_in(codes))
+    if fips is not None:
+        return cells.filter(pl.col("state") == fips)
+    nation = cells.filter(pl.col("state") == NATION)
+    return nation if nation.height else cells
 
 
 def _discharged(episodes: pl.DataFrame, by: str) -> pl.DataFrame:
@@ -89,7 +153,7 @@ def newcombe(x1: int, n1: int, x2: int, n2: int, conf_level: float = 0.95):
 
 def beside(
     episodes: pl.DataFrame,
-    teds: TedsD,
+    teds: Reference,
     *,
     by: str = "program_type",
     state: str | None = None,
@@ -105,8 +169,9 @@ def beside(
     episodes : polars.DataFrame
         :func:`outcomes.episodes` output (uses ``program_type``, ``planned_length_days``,
         ``discharge_reason`` and the ``by`` column); only discharged episodes count.
-    teds : TedsD
-        National discharges (:func:`outcomes.national.read`).
+    teds : TedsD or polars.DataFrame
+        National discharges (:func:`outcomes.national.read`), or a benchmark table by
+        ``service`` (and ``state``) holding the ``measures`` (:func:`reference_counts`).
     by : str
         The provider's grouping (default ``program_type``; e.g. ``site_id``). Each group is
         split further by its TEDS-D setting.
@@ -142,9 +207,7 @@ def beside(
     mapping = program_settings(settings)
     refs = _references(state)
     ep = _discharged(episodes, by)
-    counts = (
-        teds.data.filter(pl.col("reason") != MISSING).group_by("service", "state", "reason").len()
-    )
+    counts = {m: reference_counts(teds, m) for m in measures}
     z = z_value(conf_level)
     rows = []
     groups = ep.group_by(by, "setting", maintain_order=True).agg(pl.col("discharge_reason"))
@@ -153,15 +216,11 @@ def beside(
             raise ValueError(f"no TEDS-D setting for {key!r}: give settings={{{key!r}: (...)}}")
         codes = mapping[key]
         for ref, fips in refs:
-            ref_counts = counts.filter(pl.col("service").is_in(codes))
-            if fips is not None:
-                ref_counts = ref_counts.filter(pl.col("state") == fips)
-            n_ref = int(ref_counts["len"].sum())
             for measure in measures:
                 x = sum(r in PROVIDER_REASONS[measure] for r in reasons)
                 n = len(reasons)
-                hit = ref_counts.filter(pl.col("reason").is_in(RATE_MEASURES[measure]))
-                x_ref = int(hit["len"].sum())
+                ref_counts = _select(counts[measure], codes, fips)
+                n_ref, x_ref = int(ref_counts["_n"].sum()), int(ref_counts["_x"].sum())
                 p, lo, hi = _wilson(x, n, z)
                 b, blo, bhi = _wilson(x_ref, n_ref, z)
                 d, dlo, dhi = newcombe(x, n, x_ref, n_ref, conf_level)
@@ -181,7 +240,7 @@ def beside(
 
 def standardise(
     episodes: pl.DataFrame,
-    teds: TedsD,
+    teds: Reference,
     *,
     measure: str = "completion",
     casemix: Sequence[str] = CASEMIX_COLUMNS,
@@ -211,8 +270,11 @@ def standardise(
         ``discharge_reason``, the ``by`` column, and the provider's case-mix columns behind
         ``casemix`` (``age_group``, ``sex``, ``primary_substance``, ``co_occurring_mh``,
         ``prior_episodes``, ``referral_source``; an absent one is refused).
-    teds : TedsD
-        National discharges read with these case-mix columns.
+    teds : TedsD or polars.DataFrame
+        National discharges read with these case-mix columns, or a benchmark table of the
+        ``measure`` by ``service`` (and ``state``) and these case-mix columns (e.g.
+        ``benchmarks(teds, by=["service", "state", *casemix], measures=["completion"],
+        nation=True)``, written and read back as CSV): no public file needed.
     measure : str
         ``completion``, ``completion_or_transfer``, ``dropped_out`` or ``terminated``.
     casemix : list of str
@@ -243,9 +305,6 @@ def standardise(
     if measure not in PROVIDER_REASONS:
         raise ValueError(f"unknown measure {measure!r}; choose from {list(PROVIDER_REASONS)}")
     casemix = list(casemix)
-    lacking = [c for c in casemix if c not in teds.data.columns]
-    if lacking:
-        raise ValueError(f"the TEDS-D discharges were read without {lacking}")
     from outcomes.national._mapping import CASEMIX
 
     provider_cols = [CASEMIX[c][0] for c in casemix if c in CASEMIX]
@@ -255,7 +314,8 @@ def standardise(
     absent = [c for c in provider_cols if c not in ep.columns]
     if absent:
         raise ValueError(f"episodes lack case-mix column(s) {absent}")
-    coarse = "age_group" in casemix and bool((teds.data["age_group"] == 13).any())
+    raw = reference_counts(teds, measure, casemix)
+    coarse = "age_group" in casemix and bool((raw["age_group"] == 13).any())
     mapping = program_settings(settings)
     refs = _references(state)
     z_alpha = 1 - conf_level
@@ -264,13 +324,9 @@ def standardise(
         _y=pl.col("discharge_reason").is_in(PROVIDER_REASONS[measure]).cast(pl.Int64),
     )
     cells = (
-        teds.data.filter(pl.col("reason") != MISSING)
-        .with_columns(*(teds_category(c, coarse).alias(c) for c in casemix))
+        raw.with_columns(*(teds_category(c, coarse).alias(c) for c in casemix))
         .group_by("service", "state", *casemix)
-        .agg(
-            _n=pl.len(),
-            _x=pl.col("reason").is_in(RATE_MEASURES[measure]).sum().cast(pl.Int64),
-        )
+        .agg(pl.col("_n").sum(), pl.col("_x").sum())
     )
     rows = []
     for (group, key), part in ep.sort(by, "setting").group_by([by, "setting"], maintain_order=True):
@@ -278,9 +334,7 @@ def standardise(
             raise ValueError(f"no TEDS-D setting for {key!r}: give settings={{{key!r}: (...)}}")
         codes = mapping[key]
         for ref, fips in refs:
-            ref_cells = cells.filter(pl.col("service").is_in(codes))
-            if fips is not None:
-                ref_cells = ref_cells.filter(pl.col("state") == fips)
+            ref_cells = _select(cells, codes, fips)
             n_ref, x_ref = int(ref_cells["_n"].sum()), int(ref_cells["_x"].sum())
             rates = ref_cells.group_by(casemix).agg(_rate=pl.col("_x").sum() / pl.col("_n").sum())
             joined = part.join(rates, on=casemix, how="left")
