@@ -20,7 +20,7 @@ from outcomes.errors import IdentifierError, InputError
 from outcomes.mapping import draft_mapping, read_mapping
 from outcomes.schema import SPECS
 
-from conftest import ATTENDANCE_OK, ENROLLMENTS_OK
+from conftest import ATTENDANCE_OK, ENROLLMENTS_OK, FOLLOWUPS_OK
 
 # ENROLLMENTS_OK, as a provider system exports it: its own column names (and one column order),
 # ASAM labels, discharge types, US dates, Y/N flags.
@@ -758,3 +758,17 @@ def test_without_a_mapping_a_foreign_date_points_at_one(write_dataset):
         (7, "E3", "episode_excluded", follow_on),
         (8, "E3", "episode_excluded", follow_on),
     ]
+
+
+def test_a_draft_of_a_contract_shaped_export_changes_nothing(write_dataset, contract, tmp_path):
+    """On files already in the contract's shape the draft maps every column to itself, writes
+    no value map (the values are the contract's) and loads the same dataset."""
+    folder = write_dataset(followups=FOLLOWUPS_OK, folder="same")
+    draft = draft_mapping(folder)
+    for table, columns in draft.columns.items():
+        assert columns == {c: c for c in SPECS[table].names if c in columns}, table
+    assert "[enrollments.values." not in draft.text and "[attendance.values." not in draft.text
+    assert "# enrollments.program_type: every value is already the contract's" in draft.text
+    path = tmp_path / "same.toml"
+    path.write_text(draft.text, encoding="utf-8")
+    _same(outcomes.load(folder, mapping=path), outcomes.load(folder))

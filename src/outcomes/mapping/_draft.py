@@ -254,6 +254,9 @@ def _write(folder, sheets, assigned, refused) -> Draft:
                     v: suggest_value(contract, col.kind, col.allowed, v) for v in shown
                 }
         for contract, suggested in values[table].items():
+            if suggested and all(label == code for label, code in suggested.items()):
+                lines += [f"# {table}.{contract}: every value is already the contract's", ""]
+                continue
             lines.append(f"[{table}.values.{contract}]  # export value = contract value")
             if (table, contract) in hidden:
                 lines.append(
