@@ -198,7 +198,8 @@ def test_text_labels_are_read_as_latin_1(puf, tmp_path):
     assert teds.data["reason"][1:].equals(puf["REASON"][1:30].cast(pl.Int16))
 
 
-def test_a_utf8_file_with_a_latin_1_byte_is_reread_as_latin_1(puf, tmp_path):
+@pytest.mark.parametrize("suffix", [".csv", ".zip"])
+def test_a_utf8_file_with_a_latin_1_byte_is_reread_as_latin_1(puf, tmp_path, suffix):
     frame = (
         puf.head(5)
         .cast(pl.String)
@@ -206,8 +207,13 @@ def test_a_utf8_file_with_a_latin_1_byte_is_reread_as_latin_1(puf, tmp_path):
             SUB1=pl.when(pl.int_range(5) == 0).then(pl.lit("caf\u00e9")).otherwise("SUB1")
         )
     )
-    path = tmp_path / "mixed.csv"
-    path.write_bytes(frame.write_csv().encode("latin-1"))
+    path = tmp_path / f"mixed{suffix}"
+    data = frame.write_csv().encode("latin-1")
+    if suffix == ".zip":
+        with zipfile.ZipFile(path, "w") as zf:
+            zf.writestr("mixed.csv", data)
+    else:
+        path.write_bytes(data)
     teds = read(path)
     assert teds.files["encoding"][0] == "latin-1"
     assert teds.issues.select("row", "value").rows() == [(2, "café")]
