@@ -318,3 +318,32 @@ def test_messy_export_plants_what_it_says(tmp_path):
         assert r["rows_read"] == r["rows_kept"] + r["rows_excluded"]
     with pytest.raises(outcomes.DataError):
         outcomes.load(folder)
+
+
+def test_marginal_hazard_ratio_collapses_without_heterogeneity_and_attenuates_with_it():
+    """Worked out from the model: with every episode at the same severity the marginal and
+    conditional hazard ratios coincide (1.25, up to the day rounding of the times), and with
+    severity varying the marginal ratio is pulled towards 1 (hazard ratios do not collapse)."""
+    same = pl.DataFrame(
+        {
+            "co_occurring_mh": [True] * 4000,
+            "prior_episodes": [2] * 4000,
+            "primary_substance": ["opioids"] * 4000,
+            "age_group": ["25-34"] * 4000,
+        }
+    )
+    never_censored = np.full(same.height, 100_000)
+    hr = synth.marginal_readmission_hazard_ratio(same, never_censored, draws=10)
+    assert hr == pytest.approx(1.25, abs=0.02)
+    # half the episodes 1.6 apart on the log-hazard scale (co-occurring disorder, 4 prior
+    # episodes and opioids against none, none and cannabis): the high-risk ones leave the
+    # risk set first, more so under the higher IOP hazard, which pulls the ratio towards 1;
+    # less so when follow-up is cut at a year (fewer of them have left by then)
+    mixed = same.with_columns(
+        pl.Series("co_occurring_mh", [True, False] * 2000),
+        pl.Series("prior_episodes", [4, 0] * 2000),
+        pl.Series("primary_substance", ["opioids", "cannabis"] * 2000),
+    )
+    attenuated = synth.marginal_readmission_hazard_ratio(mixed, never_censored, draws=10)
+    year = synth.marginal_readmission_hazard_ratio(mixed, np.full(mixed.height, 365), draws=10)
+    assert 1.15 < attenuated < year - 0.01 < hr - 0.02

@@ -77,6 +77,7 @@ from outcomes.synth._generate import MESSY_PLANTED, generate, mess_up, write
 from outcomes.synth._model import (
     Effects,
     completion_probability,
+    marginal_readmission_hazard_ratio,
     readmission_probability,
     severity,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "completion_probability",
     "foreign_mapping",
     "generate",
+    "marginal_readmission_hazard_ratio",
     "mess_up",
     "readmission_probability",
     "severity",
