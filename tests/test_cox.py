@@ -168,3 +168,151 @@ def test_concordance_ties_found_within_tolerance():
     assert c == pytest.approx(2.5 / 3, rel=1e-12)
     # and scores that really differ keep their order
     assert tie_ranks(np.array([0.3, 0.3001, 0.1])).tolist() == [1, 2, 0]
+
+
+def _tied_data(seed: int = 3, n: int = 80) -> pl.DataFrame:
+    """Integer times 1-6 (many ties, up to a dozen events at one time), two strata, case
+    weights, one binary and one continuous covariate."""
+    rng = np.random.default_rng(seed)
+    return pl.DataFrame(
+        {
+            "time": rng.integers(1, 7, n).astype(float),
+            "event": rng.random(n) < 0.6,
+            "a": rng.integers(0, 2, n).astype(float),
+            "b": rng.normal(size=n).round(1),
+            "w": rng.uniform(0.5, 2.0, n).round(2),
+            "site": rng.choice(["s1", "s2"], n),
+        }
+    )
+
+
+def _direct_sums(time, event, x, w, strata, beta, ties):
+    """Log partial likelihood, score and information written out term by term: each event
+    time's risk set and tied events found by comparing every row, Efron's k/d steps as a loop
+    (O(n^2); the definitions in Therneau & Grambsch 2000, section 3.3)."""
+    p = x.shape[1]
+    r = w * np.exp(x @ beta)
+    loglik, score, info = 0.0, np.zeros(p), np.zeros((p, p))
+    for stratum in np.unique(strata):
+        for t in np.unique(time[(strata == stratum) & event]):
+            at_risk = (strata == stratum) & (time >= t)
+            dead = (strata == stratum) & (time == t) & event
+            d = int(dead.sum())
+            loglik += float((w[dead] * (x[dead] @ beta)).sum())
+            score += (w[dead, None] * x[dead]).sum(axis=0)
+            steps = range(d) if ties == "efron" else range(1)
+            weight = w[dead].mean() if ties == "efron" else w[dead].sum()
+            for k in steps:
+                f = k / d if ties == "efron" else 0.0
+                den = r[at_risk].sum() - f * r[dead].sum()
+                m1 = r[at_risk] @ x[at_risk] - f * (r[dead] @ x[dead])
+                m2 = np.zeros((p, p))
+                for i in np.flatnonzero(at_risk):
+                    m2 += r[i] * np.outer(x[i], x[i]) * (1 - f * dead[i])
+                loglik -= weight * np.log(den)
+                score -= weight * m1 / den
+                info += weight * (m2 / den - np.outer(m1, m1) / den**2)
+    return loglik, score, info
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("stratified", [False, True])
+def test_fast_sums_match_direct_computation(ties, weighted, stratified):
+    """The cumulative-sum evaluation gives the direct sums at any beta, and the fit the
+    estimate and model-based variance of Newton-Raphson on the direct sums."""
+    from outcomes.survival._cox_sums import _Sorted, evaluate
+
+    df = _tied_data()
+    time, event = df["time"].to_numpy(), df["event"].to_numpy()
+    x = df.select("a", "b").to_numpy()
+    w = df["w"].to_numpy() if weighted else np.ones(df.height)
+    strata = (df["site"] == "s2").cast(pl.Int64).to_numpy() if stratified else np.zeros(df.height)
+    # at arbitrary coefficients
+    s = _Sorted(time, event.astype(float), strata, w, ties)
+    for beta in (np.zeros(2), np.array([0.7, -0.4])):
+        got = evaluate(s, x[s.order], beta)
+        ll, sc, inf = _direct_sums(time, event, x, w, strata, beta, ties)
+        assert got.loglik == pytest.approx(ll, rel=1e-12)
+        np.testing.assert_allclose(got.score, sc, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(got.info, inf, rtol=1e-10)
+    # at the maximum
+    beta = np.zeros(2)
+    for _ in range(30):
+        _, sc, inf = _direct_sums(time, event, x, w, strata, beta, ties)
+        beta = beta + np.linalg.solve(inf, sc)
+    _, sc, inf = _direct_sums(time, event, x, w, strata, beta, ties)
+    assert np.abs(sc).max() < 1e-10
+    fit = cox(
+        df,
+        "time",
+        "event",
+        ["a", "b"],
+        ties=ties,
+        weights="w" if weighted else None,
+        strata="site" if stratified else None,
+    )
+    np.testing.assert_allclose(fit.coefficients["estimate"], beta, rtol=1e-8)
+    np.testing.assert_allclose(
+        fit.coefficients["std_error"], np.sqrt(np.diag(np.linalg.inv(inf))), rtol=1e-8
+    )
+
+
+def _direct_concordance(time, event, eta, strata, w):
+    """Harrell's C pair by pair: an event is compared with every row of its stratum at risk
+    after its time (later times, or censored at its time); scores equal within 1e-10 tie."""
+    num = den = 0.0
+    for i in np.flatnonzero(event):
+        for j in range(time.size):
+            later = time[j] > time[i] or (time[j] == time[i] and not event[j])
+            if strata[j] != strata[i] or not later:
+                continue
+            pair = w[i] * w[j]
+            den += pair
+            if abs(eta[i] - eta[j]) <= 1e-10:
+                num += pair / 2
+            elif eta[i] > eta[j]:
+                num += pair
+    return num / den
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_concordance_matches_pair_by_pair_count(seed):
+    """Tied times, tied scores (a coarse score), strata and weights."""
+    from outcomes.survival._cox import _concordance
+
+    rng = np.random.default_rng(seed)
+    n = 150
+    time = rng.integers(1, 15, n).astype(float)
+    event = rng.random(n) < 0.5
+    eta = rng.integers(0, 9, n) / 4  # many ties in the score
+    strata = rng.integers(0, 3, n)
+    w = rng.uniform(0.2, 3.0, n)
+    expected = _direct_concordance(time, event, eta, strata, w)
+    assert _concordance(time, event, eta, strata, w) == pytest.approx(expected, rel=1e-12)
+    one = np.zeros(n, dtype=int)
+    expected = _direct_concordance(time, event, eta, one, np.ones(n))
+    assert _concordance(time, event, eta, one, np.ones(n)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_without_ph_test_every_other_field_is_the_same():
+    df = _tied_data()
+    kw = {"weights": "w", "strata": "site"}
+    full = cox(df, "time", "event", ["a", "b"], **kw)
+    fast = cox(df, "time", "event", ["a", "b"], ph_test=False, **kw)
+    assert full.ph_test.height == 3  # a, b, GLOBAL
+    assert fast.ph_test.height == 0
+    assert fast.ph_test.schema == full.ph_test.schema
+    assert fast.coefficients.columns == full.coefficients.columns
+    for column in full.coefficients.columns[1:]:
+        np.testing.assert_allclose(
+            fast.coefficients[column].to_numpy(), full.coefficients[column].to_numpy(), rtol=1e-14
+        )
+    assert fast.coefficients["term"].to_list() == full.coefficients["term"].to_list()
+    assert (fast.n, fast.n_events, fast.ties) == (full.n, full.n_events, full.ties)
+    assert fast.loglik == pytest.approx(full.loglik, rel=1e-14)
+    assert fast.concordance == pytest.approx(full.concordance, rel=1e-14)
+    assert fast.notes[: len(full.notes)] == full.notes
+    assert fast.notes[len(full.notes) :] == (
+        "The test of proportional hazards was not computed (ph_test=False).",
+    )

@@ -355,6 +355,7 @@ def readmission_effects(
                 weights=weight_column,
                 cluster=cluster,
                 conf_level=conf_level,
+                ph_test=False,
             )
         r = fits[method].coefficients.row(0, named=True)
         values = (r["estimate"], r["ci_low"], r["ci_high"], r["hazard_ratio"])

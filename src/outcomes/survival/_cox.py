@@ -1,8 +1,8 @@
 """Cox proportional-hazards regression (Efron or Breslow ties, weights, strata, clusters).
 
-Newton-Raphson on the partial likelihood, with every risk-set sum a reverse cumulative sum
-over time-sorted rows (no loop over subjects); the robust variance is the grouped dfbeta
-sandwich of R's ``coxph``.
+Newton-Raphson on the partial likelihood, with every risk-set sum a cumulative sum over
+time-sorted rows (no loop over subjects or event times: ``_cox_sums``); the robust variance is
+the grouped dfbeta sandwich of R's ``coxph``.
 """
 
 from __future__ import annotations
@@ -10,15 +10,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 import polars as pl
+from scipy.special import chdtrc
 
 from outcomes._design import design
 from outcomes._threads import single_blas_thread
 from outcomes.intervals import z_value
 from outcomes.survival._common import as_polars, by_list, check_columns
+from outcomes.survival._cox_sums import (
+    Ties,
+    _Evaluation,
+    _Sorted,
+    evaluate,
+    information,
+    score_residuals,
+    time_scores,
+)
 
 COX_COLUMNS = (
     "term",
@@ -33,7 +42,7 @@ COX_COLUMNS = (
     "hr_ci_low",
     "hr_ci_high",
 )
-Ties = Literal["efron", "breslow"]
+PH_SCHEMA = {"term": pl.String, "chisq": pl.Float64, "df": pl.Int64, "p_value": pl.Float64}
 
 
 @dataclass(frozen=True)
@@ -81,192 +90,10 @@ class CoxResult:
         )
 
 
-class _Sorted:
-    """Rows sorted by stratum and time, with the index of each row's distinct event time."""
-
-    def __init__(self, time, event, strata, weights):
-        order = np.lexsort((-event, time, strata))
-        self.order = order
-        self.time, self.event = time[order], event[order]
-        self.strata, self.w = strata[order], weights[order]
-        n = time.size
-        # first row of each (stratum, time) block; risk sets are "this row and later"
-        new = np.ones(n, dtype=bool)
-        new[1:] = (self.time[1:] != self.time[:-1]) | (self.strata[1:] != self.strata[:-1])
-        self.block = np.cumsum(new) - 1
-        self.block_start = np.flatnonzero(new)
-        stratum_end = np.ones(n, dtype=bool)
-        stratum_end[:-1] = self.strata[1:] != self.strata[:-1]
-        self.stratum_last = np.flatnonzero(stratum_end)
-        self.n_blocks = self.block_start.size
-        self.d = np.bincount(self.block, weights=self.event, minlength=self.n_blocks)
-        self.wd = np.bincount(self.block, weights=self.event * self.w, minlength=self.n_blocks)
-        self.has_event = self.d > 0
-
-    def reverse_cumsum(self, values: np.ndarray) -> np.ndarray:
-        """Sum over rows at or after each block start, within the stratum (values: n x ...)."""
-        total = np.cumsum(values[::-1], axis=0)[::-1]
-        # remove what lies in later strata
-        nxt = self.stratum_last + 1
-        stratum_index = np.cumsum(np.r_[0, (self.strata[1:] != self.strata[:-1])])
-        valid = nxt < self.time.size
-        tail = np.zeros((self.stratum_last.size, *values.shape[1:]))
-        tail[valid] = total[nxt[valid]]
-        after = tail[stratum_index]
-        return (total - after)[self.block_start]
-
-
-def _sums(s: _Sorted, x: np.ndarray, beta: np.ndarray, ties: Ties, per_time: bool = False):
-    """Log partial likelihood, score, information and the per-time pieces residuals need.
-
-    With ``per_time``, also each event time's information ``V_t`` and score ``S_t`` (the
-    summed Schoenfeld residuals), which the proportional-hazards test needs."""
-    eta = x @ beta
-    risk = np.exp(eta)
-    r = risk * s.w
-    p = x.shape[1]
-    s0 = s.reverse_cumsum(r)
-    s1 = s.reverse_cumsum(r[:, None] * x)
-    s2 = s.reverse_cumsum(r[:, None, None] * x[:, :, None] * x[:, None, :])
-    ev = s.event
-    d0 = np.bincount(s.block, weights=r * ev, minlength=s.n_blocks)
-    d1 = np.stack(
-        [np.bincount(s.block, weights=r * ev * x[:, j], minlength=s.n_blocks) for j in range(p)],
-        axis=1,
-    )
-    d2 = np.zeros((s.n_blocks, p, p))
-    for j in range(p):
-        for k in range(j, p):
-            d2[:, j, k] = d2[:, k, j] = np.bincount(
-                s.block, weights=r * ev * x[:, j] * x[:, k], minlength=s.n_blocks
-            )
-    loglik = float((s.w * ev * eta).sum())
-    score = (s.w * ev)[:, None] * x
-    score = score.sum(axis=0)
-    info = np.zeros((p, p))
-    e = s.has_event
-    d = s.d[e]
-    steps = int(d.max()) if ties == "efron" and d.size else 1
-    # per event time: sum_k h_k, sum_k h_k xbar_k, sum_k (k/d) h_k, sum_k (k/d) h_k xbar_k,
-    # mean over k of xbar_k (residuals need them)
-    hsum = np.zeros(d.size)
-    hx = np.zeros((d.size, p))
-    frac_h = np.zeros(d.size)
-    frac_hx = np.zeros((d.size, p))
-    xbar_mean = np.zeros((d.size, p))
-    meanwt = s.wd[e] / d if ties == "efron" else s.wd[e]
-    v_t = np.zeros((d.size, p, p)) if per_time else None
-    s_t = (
-        np.stack(
-            [
-                np.bincount(s.block, weights=s.w * ev * x[:, j], minlength=s.n_blocks)[e]
-                for j in range(p)
-            ],
-            axis=1,
-        )
-        if per_time
-        else None
-    )
-    for k in range(steps):
-        active = k < d if ties == "efron" else np.ones(d.size, dtype=bool)
-        frac = np.where(active, k / d, 0.0) if ties == "efron" else np.zeros(d.size)
-        den = s0[e] - frac * d0[e]
-        m1 = s1[e] - frac[:, None] * d1[e]
-        m2 = s2[e] - frac[:, None, None] * d2[e]
-        wt = np.where(active, meanwt, 0.0)
-        loglik -= float((wt * np.log(np.where(active, den, 1.0))).sum())
-        xbar = m1 / den[:, None]
-        score -= (wt[:, None] * xbar).sum(axis=0)
-        v_k = (wt / den)[:, None, None] * m2 - wt[:, None, None] * xbar[:, :, None] * xbar[
-            :, None, :
-        ]
-        info += v_k.sum(axis=0)
-        if per_time:
-            v_t += v_k
-            s_t -= wt[:, None] * xbar
-        h = wt / den
-        hsum += h
-        hx += h[:, None] * xbar
-        frac_h += frac * h
-        frac_hx += (frac * h)[:, None] * xbar
-        xbar_mean += np.where(active, 1.0, 0.0)[:, None] * xbar
-    xbar_mean /= (d if ties == "efron" else np.ones(d.size))[:, None]
-    pieces = (risk, hsum, hx, frac_h, frac_hx, xbar_mean)
-    if per_time:
-        return loglik, score, info, pieces, v_t, s_t
-    return loglik, score, info, pieces
-
-
-def _score_residuals(s: _Sorted, x: np.ndarray, pieces, ties: Ties) -> np.ndarray:
-    """Unweighted score residuals per row (R's residuals(type = "score")), sorted order."""
-    risk, hsum, hx, frac_h, frac_hx, xbar_mean = pieces
-    p = x.shape[1]
-    e = s.has_event
-    # cumulative hazard pieces over event times, within stratum, up to each row's time
-    block_h = np.zeros(s.n_blocks)
-    block_hx = np.zeros((s.n_blocks, p))
-    block_h[e], block_hx[e] = hsum, hx
-    stratum_of_block = s.strata[s.block_start]
-    start = np.r_[True, stratum_of_block[1:] != stratum_of_block[:-1]]
-    group = np.cumsum(start) - 1
-
-    def within_cumsum(v):
-        c = np.cumsum(v, axis=0)
-        first = np.flatnonzero(start)
-        before = np.r_[0, first[1:]] - 1
-        base = np.where(
-            (before >= 0)[:, None] if c.ndim > 1 else before >= 0, c[np.maximum(before, 0)], 0
-        )
-        offset = base[group]
-        return c - offset
-
-    ch = within_cumsum(block_h)[s.block]
-    chx = within_cumsum(block_hx)[s.block]
-    resid = -risk[:, None] * (x * ch[:, None] - chx)
-    if ties == "efron":
-        fh = np.zeros(s.n_blocks)
-        fhx = np.zeros((s.n_blocks, p))
-        fh[e], fhx[e] = frac_h, frac_hx
-        xm = np.zeros((s.n_blocks, p))
-        xm[e] = xbar_mean
-    else:
-        fh, fhx = np.zeros(s.n_blocks), np.zeros((s.n_blocks, p))
-        xm = np.zeros((s.n_blocks, p))
-        xm[e] = hx / hsum[:, None]
-    dead = s.event > 0
-    b = s.block[dead]
-    resid[dead] += (x[dead] - xm[b]) + risk[dead, None] * (x[dead] * fh[b, None] - fhx[b])
-    return resid
-
-
-class _Fenwick:
-    """Prefix sums of weights by rank, O(log n) per update and query."""
-
-    def __init__(self, size: int):
-        self.size = size + 1
-        self.tree = np.zeros(self.size)
-
-    def add(self, i: int, v: float) -> None:
-        i += 1
-        while i < self.size:
-            self.tree[i] += v
-            i += i & -i
-
-    def total(self, i: int) -> float:
-        """Weight of ranks 0..i."""
-        i += 1
-        out = 0.0
-        while i > 0:
-            out += self.tree[i]
-            i -= i & -i
-        return out
-
-
 def _zph(
     s: _Sorted,
     xs: np.ndarray,
-    beta: np.ndarray,
-    ties: Ties,
+    fit: _Evaluation,
     time,
     event,
     terms: list[list[int]],
@@ -278,7 +105,6 @@ def _zph(
     subjects (centred over events); the score of those terms at zero, against the information
     of the expanded model, is chi-square with one degree of freedom per column.
     """
-    *_, v_t, s_t = _sums(s, xs, beta, ties, per_time=True)
     times, inv = np.unique(time, return_inverse=True)
     d = np.bincount(inv, weights=event, minlength=times.size)
     n = np.cumsum(np.bincount(inv, minlength=times.size)[::-1])[::-1]
@@ -288,20 +114,18 @@ def _zph(
     g_subject = g_subject - g_subject[event > 0].mean()
     g = g_subject[s.order][s.block_start][s.has_event]  # g at each event time
     p = xs.shape[1]
-    u = np.concatenate([np.zeros(p), (g[:, None] * s_t).sum(axis=0)])
+    u = np.concatenate([np.zeros(p), g @ time_scores(s, xs, fit)])
     imat = np.zeros((2 * p, 2 * p))
-    imat[:p, :p] = v_t.sum(axis=0)
-    imat[:p, p:] = imat[p:, :p] = np.einsum("t,tjk->jk", g, v_t)
-    imat[p:, p:] = np.einsum("t,tjk->jk", g**2, v_t)
-    from scipy import stats  # imported here: scipy.stats alone takes a second to import
-
+    imat[:p, :p] = fit.info
+    imat[:p, p:] = imat[p:, :p] = information(s, xs, fit.r, fit.den, fit.xbar, g)
+    imat[p:, p:] = information(s, xs, fit.r, fit.den, fit.xbar, g**2)
     rows = []
     for label, cols in [*zip(names, terms, strict=True), ("GLOBAL", list(range(p)))]:
         kk = [*range(p), *[p + c for c in cols]]
         uu = u[kk]
         chisq = float(np.linalg.solve(imat[np.ix_(kk, kk)], uu) @ uu)
-        rows.append((label, chisq, len(cols), float(stats.chi2.sf(chisq, len(cols)))))
-    return pl.DataFrame(rows, schema=["term", "chisq", "df", "p_value"], orient="row")
+        rows.append((label, chisq, len(cols), float(chdtrc(len(cols), chisq))))
+    return pl.DataFrame(rows, schema=PH_SCHEMA, orient="row")
 
 
 def tie_ranks(x: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
@@ -325,38 +149,75 @@ def tie_ranks(x: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
 
 def _concordance(time, event, eta, strata, w) -> float:
     """Harrell's C (ties in the predictor count one half, ties found within a tolerance:
-    :func:`tie_ranks`), comparable pairs within strata."""
-    concordant = discordant = tied = 0.0
+    :func:`tie_ranks`), comparable pairs within strata.
+
+    An event at time ``t`` is compared with every row of its stratum still at risk after
+    ``t`` (later times, and rows censored at ``t``). Its concordant weight, that of those rows
+    with a lower risk score, is a dominance count over (time order, score rank) taken one bit
+    of the rank at a time: the rows below rank ``q`` are, for each set bit ``b`` of ``q``, those
+    whose rank shifted right by ``b`` is ``(q >> b) - 1``; each such group is counted among
+    the rows after the event's tied events by one stable sort and a binary search.
+    """
+    event = np.asarray(event) > 0
+    strata = np.asarray(strata)
+    # score ranks within strata, offset so that each stratum has its own range
+    rank = np.empty(time.size, dtype=np.int64)
+    offset = 0
     for stratum in np.unique(strata):
         m = strata == stratum
-        t, e, x, ww = time[m], event[m], eta[m], w[m]
-        ranks = tie_ranks(x)
-        tree = _Fenwick(int(ranks.max()) + 1)
-        add, total = tree.add, tree.total
-        order = np.lexsort((e, -t))  # later times first; at a tie, censored before events
-        all_w = 0.0
-        pending: list[int] = []
-        last_t = None
-        for idx in order:
-            if last_t is not None and t[idx] != last_t:
-                for j in pending:
-                    add(ranks[j], ww[j])
-                    all_w += ww[j]
-                pending = []
-            if e[idx]:
-                below = total(ranks[idx] - 1) if ranks[idx] > 0 else 0.0
-                same = total(ranks[idx]) - below
-                concordant += ww[idx] * below
-                tied += ww[idx] * same
-                discordant += ww[idx] * (all_w - below - same)
-            else:
-                add(ranks[idx], ww[idx])
-                all_w += ww[idx]
-                continue
-            pending.append(idx)
-            last_t = t[idx]
-    comparable = concordant + discordant + tied
+        r = tie_ranks(eta[m])
+        rank[m] = r + offset
+        offset += int(r.max()) + 1
+    order = np.lexsort((~event, time, strata))  # within a tie, events first
+    t, e, q, ww, st = time[order], event[order], rank[order], w[order], strata[order]
+    n = t.size
+    new = np.ones(n, dtype=bool)
+    new[1:] = (t[1:] != t[:-1]) | (st[1:] != st[:-1])
+    block = np.cumsum(new) - 1
+    events_in_block = np.bincount(block, weights=e)
+    after_events = (np.flatnonzero(new) + events_in_block.astype(np.int64))[block]
+    stratum_new = np.ones(n, dtype=bool)
+    stratum_new[1:] = st[1:] != st[:-1]
+    stratum_end = np.r_[np.flatnonzero(stratum_new)[1:], n][np.cumsum(stratum_new) - 1]
+    if not e.any():
+        return math.nan
+    cum = np.r_[0.0, np.cumsum(ww)]
+    comparable = float(ww[e] @ (cum[stratum_end[e]] - cum[after_events[e]]))
+    tied = _count_after(q, ww, e, 0, after_events)
+    concordant = 0.0
+    for bit in range(max(int(q.max()), 1).bit_length()):
+        key = q >> bit
+        concordant += _count_after(key, ww, e & (key % 2 == 1), 1, after_events)
     return (concordant + tied / 2) / comparable if comparable else math.nan
+
+
+def _count_after(key: np.ndarray, w: np.ndarray, asks: np.ndarray, below: int, start) -> float:
+    """Sum over the positions ``i`` that ask of ``w_i`` times the summed ``w_j`` of positions
+    ``j >= start_i`` whose key is ``key_i - below`` (keys non-negative integers)."""
+    n = key.size
+    order = _stable_order(key)
+    sorted_key = key[order] * (n + 1) + order
+    cum = np.r_[0.0, np.cumsum(w[order])]
+    # the askers in this order: their searched keys come out sorted, which binary search
+    # over many keys is fast with
+    i = order[asks[order]]
+    wanted = key[i] - below
+    lo = np.searchsorted(sorted_key, wanted * (n + 1) + start[i])
+    hi = np.searchsorted(sorted_key, (wanted + 1) * (n + 1))
+    return float(w[i] @ (cum[hi] - cum[lo]))
+
+
+def _stable_order(key: np.ndarray) -> np.ndarray:
+    """``argsort(key, kind="stable")`` of non-negative integers, as radix passes over 16-bit
+    digits (numpy sorts 16-bit integers by radix, in linear time)."""
+    order = np.arange(key.size)
+    shift, top = 0, int(key.max(initial=0))
+    while True:
+        digit = ((key[order] >> shift) & 0xFFFF).astype(np.uint16)
+        order = order[np.argsort(digit, kind="stable")]
+        shift += 16
+        if top >> shift == 0:
+            return order
 
 
 @single_blas_thread
@@ -372,6 +233,7 @@ def cox(
     conf_level: float = 0.95,
     max_iter: int = 30,
     tol: float = 1e-9,
+    ph_test: bool = True,
 ) -> CoxResult:
     """Cox proportional-hazards model.
 
@@ -388,6 +250,9 @@ def cox(
         Imply the robust (sandwich) variance, as for inverse-probability weights.
     cluster : str, optional
         Cluster-robust variance: dfbeta residuals summed within clusters.
+    ph_test : bool
+        Compute the test of proportional hazards (``CoxResult.ph_test``). With False the
+        frame is empty (same columns) and a note says so; every other field is unchanged.
 
     Returns
     -------
@@ -421,30 +286,32 @@ def cox(
     )
     center = (w[:, None] * x).sum(axis=0) / w.sum()
     xc = x - center
-    s = _Sorted(t, ev, st, w)
+    s = _Sorted(t, ev, st, w, ties)
     xs = xc[s.order]
     beta = np.zeros(len(names))
-    loglik, score, info, pieces = _sums(s, xs, beta, ties)
+    fit = evaluate(s, xs, beta)
     for _ in range(max_iter):
-        step = np.linalg.solve(info, score)
+        step = np.linalg.solve(fit.info, fit.score)
         new = beta + step
-        new_ll, new_score, new_info, new_pieces = _sums(s, xs, new, ties)
+        new_fit = evaluate(s, xs, new)
         halvings = 0
-        while new_ll < loglik and halvings < 20:  # step halving
+        while new_fit.loglik < fit.loglik and halvings < 20:  # step halving
             new = (beta + new) / 2
-            new_ll, new_score, new_info, new_pieces = _sums(s, xs, new, ties)
+            new_fit = evaluate(s, xs, new)
             halvings += 1
-        converged = abs(1 - new_ll / loglik) <= tol if loglik else abs(new_ll) <= tol
-        beta, loglik, score, info, pieces = new, new_ll, new_score, new_info, new_pieces
+        ll, new_ll = fit.loglik, new_fit.loglik
+        converged = abs(1 - new_ll / ll) <= tol if ll else abs(new_ll) <= tol
+        beta, fit = new, new_fit
         if converged:
             break
+    loglik, info = fit.loglik, fit.info
     var = np.linalg.inv(info)
     se = np.sqrt(np.diag(var))
     robust = weights is not None or cluster is not None
     notes = [f"{ties.capitalize()} approximation for tied event times."]
     robust_se = np.full(se.size, np.nan)
     if robust:
-        resid = _score_residuals(s, xs, pieces, ties)
+        resid = score_residuals(s, xs, fit, ties)
         dfbeta = (resid @ var) * s.w[:, None]
         if cluster:
             groups = np.unique(complete[cluster].to_numpy()[s.order], return_inverse=True)[1]
@@ -479,7 +346,11 @@ def cox(
         }
     ).fill_nan(None)
     conc = _concordance(t, ev, xc @ beta, st, w)
-    ph_test = _zph(s, xs, beta, ties, t, ev, terms, covariates)
+    if ph_test:
+        zph = _zph(s, xs, fit, t, ev, terms, covariates)
+    else:
+        zph = pl.DataFrame(schema=PH_SCHEMA)
+        notes.append("The test of proportional hazards was not computed (ph_test=False).")
     return CoxResult(
         coefficients=coefficients.select(COX_COLUMNS),
         n=int(t.size),
@@ -487,6 +358,6 @@ def cox(
         loglik=float(loglik),
         concordance=conc,
         ties=ties,
-        ph_test=ph_test,
+        ph_test=zph,
         notes=tuple(notes),
     )
