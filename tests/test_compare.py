@@ -461,3 +461,15 @@ def test_adjusted_intervals_cover_the_planted_effect_over_30_datasets():
         assert abs(table[method]["bias"]) < 0.01, table[method]
         assert table[method]["mean_se"] == pytest.approx(table[method]["empirical_se"], rel=0.3)
     assert table["naive"]["coverage"] <= 0.5 and table["naive"]["bias"] > 0.04
+
+
+def test_c_statistic_by_hand_with_ties_one_rounding_apart():
+    """Pairs (treated, control): (0.8, 0.5) 1, (0.8, 0.2) 1, (0.5, 0.5) 1/2, (0.5, 0.2) 1: the
+    area is 3.5 / 4. The tied pair stays a tie when one score is one rounding off (as identical
+    covariate rows can come out of another BLAS kernel)."""
+    import math
+
+    for half in (0.5, math.nextafter(0.5, 1.0)):
+        data = pl.DataFrame({"treated": [True, True, False, False], "ps": [0.8, half, 0.5, 0.2]})
+        ps = compare.Propensity(data, pl.DataFrame(), pl.DataFrame(), "iop", "residential")
+        assert ps.c_statistic == pytest.approx(0.875, abs=1e-12)

@@ -431,3 +431,17 @@ def test_trend_and_adherence_charts_say_what_they_leave_out():
     caption, note = fig.texts[0].get_text().replace("\n", " ").split(" Not drawn")
     assert "still in treatment" in caption and "whole stay" in caption
     assert note == ": iop weeks 3-4 (fewer than 11 episodes in treatment)."
+
+
+def test_overlap_plot_draws_each_program_and_the_extreme_bands():
+    ep = outcomes.episodes(outcomes.load(outcomes.sample_dir()))
+    result = compare.compare(ep, "iop", "residential")
+    fig = plots.overlap_plot(result.overlap)
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines()] == ["iop", "residential"]
+    assert ax.get_xlim() == (0.0, 1.0)
+    # the densities integrate to about 1 over [0, 1] (trapezoid rule on the drawn grid)
+    for line in ax.get_lines():
+        x, y = line.get_data()
+        assert np.trapezoid(y, x) == pytest.approx(1.0, abs=0.02)
+    plt.close(fig)

@@ -451,6 +451,37 @@ def love_plot(balance: pl.DataFrame) -> Figure:
     return fig
 
 
+def overlap_plot(
+    overlap: pl.DataFrame, treatment: str = "iop", control: str = "residential"
+) -> Figure:
+    """The propensity's distribution in each program, to judge overlap.
+
+    ``overlap`` is :attr:`outcomes.compare.Comparison.overlap` (``group, ps, density``: a
+    smoothed density, no counts). The grey bands mark propensities below 0.05 and above 0.95,
+    where clients are hardly served by the other program and no weighting can compare them.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 3.0))
+    names = {"treated": treatment, "control": control}
+    for group in ("treated", "control"):
+        part = overlap.filter(pl.col("group") == group)
+        if part.is_empty():
+            continue
+        program = names[group]
+        ax.plot(part["ps"], part["density"], color=colour(program), label=program)
+        ax.fill_between(part["ps"], part["density"], color=colour(program), alpha=0.15)
+    for lo, hi in ((0.0, 0.05), (0.95, 1.0)):
+        ax.axvspan(lo, hi, color="#dddddd", zorder=0)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, None)
+    ax.set_xlabel(f"propensity: estimated probability of {treatment} given case-mix")
+    ax.set_ylabel("density")
+    ax.set_yticks([])
+    ax.legend(frameon=False, loc="upper right")
+    ax.set_title("Overlap of the programs' clients")
+    fig.tight_layout()
+    return fig
+
+
 #: Tick values of a ratio axis, kept where they fall inside the drawn range.
 RATIO_TICKS = (0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0)
 

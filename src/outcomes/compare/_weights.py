@@ -121,9 +121,15 @@ class Propensity:
 
     @property
     def c_statistic(self) -> float:
-        """Area under the ROC curve of the propensity score (0.5: no separation)."""
+        """Area under the ROC curve of the propensity score (0.5: no separation).
+
+        Scores equal within a tolerance are ties (identical covariate rows can get scores one
+        rounding apart, depending on the BLAS kernel): they share their average rank.
+        """
+        from outcomes.survival._cox import tie_ranks
+
         ps, t = self.data["ps"].to_numpy(), self.data["treated"].to_numpy()
-        ranks = pl.Series(ps).rank("average").to_numpy()
+        ranks = pl.Series(tie_ranks(ps)).rank("average").to_numpy()
         n1, n0 = t.sum(), (~t).sum()
         return float((ranks[t].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
