@@ -230,6 +230,10 @@ def test_cli_writes_the_table_and_names_issues(tmp_path, capsys):
     assert written["numerator"].to_list() == expected["numerator"].to_list()
     err = capsys.readouterr().err
     assert "reading tedsd_handworked.csv" in err and "rows from 31 discharges" in err
+    sources = pl.read_csv(tmp_path / "benchmarks.sources.csv")
+    assert sources.select("file", "layout", "rows_read", "years").rows() == [
+        ("tedsd_handworked.csv", "2015-2022", 31, 2019)
+    ], "which public files, layouts and years the table comes from"
 
 
 def test_cli_refuses_a_non_teds_file_in_one_line(tmp_path, capsys):

@@ -599,10 +599,14 @@ def _national(args: argparse.Namespace) -> int:
             teds.issues.write_csv(args.issues)
     if args.out is None:
         sys.stdout.write(table.write_csv())
-    elif args.out.suffix.lower() == ".parquet":
-        table.write_parquet(args.out)
     else:
-        table.write_csv(args.out)
+        if args.out.suffix.lower() == ".parquet":
+            table.write_parquet(args.out)
+        else:
+            table.write_csv(args.out)
+        sources = args.out.with_suffix(".sources.csv")  # which files, layouts and years
+        teds.files.write_csv(sources)
+        say(f"wrote {args.out} and {sources.name}")
     say(f"{table.height} rows from {teds.data.height:,} discharges, years {teds.years}")
     return EXIT_OK
 
