@@ -152,14 +152,15 @@ def _concordance(time, event, eta, strata, w) -> float:
     :func:`tie_ranks`), comparable pairs within strata.
 
     An event at time ``t`` is compared with every row of its stratum still at risk after
-    ``t`` (later times, and rows censored at ``t``). Its concordant weight, that of those rows
-    with a lower risk score, is a dominance count over (time order, score rank) taken one bit
-    of the rank at a time: the rows below rank ``q`` are, for each set bit ``b`` of ``q``, those
-    whose rank shifted right by ``b`` is ``(q >> b) - 1``; each such group is counted among
-    the rows after the event's tied events by one stable sort and a binary search.
+    ``t``: later times, and rows censored at ``t``. With rows numbered by stratum, time and
+    censoring (``2 * time block + censored``) and scores ranked within strata (each stratum
+    its own range of ranks), the comparable rows of lower score are those of a higher number
+    and a lower rank: a weighted dominance count (:func:`_dominance`), with no loop over rows.
     """
     event = np.asarray(event) > 0
     strata = np.asarray(strata)
+    if not event.any():
+        return math.nan
     # score ranks within strata, offset so that each stratum has its own range
     rank = np.empty(time.size, dtype=np.int64)
     offset = 0
@@ -168,56 +169,71 @@ def _concordance(time, event, eta, strata, w) -> float:
         r = tie_ranks(eta[m])
         rank[m] = r + offset
         offset += int(r.max()) + 1
-    order = np.lexsort((~event, time, strata))  # within a tie, events first
+    order = np.lexsort((~event, time, strata))  # at a tie, events first
     t, e, q, ww, st = time[order], event[order], rank[order], w[order], strata[order]
     n = t.size
     new = np.ones(n, dtype=bool)
     new[1:] = (t[1:] != t[:-1]) | (st[1:] != st[:-1])
     block = np.cumsum(new) - 1
-    events_in_block = np.bincount(block, weights=e)
-    after_events = (np.flatnonzero(new) + events_in_block.astype(np.int64))[block]
+    number = 2 * block + ~e
+    # comparable weight: the rows after the event's own block's events, within the stratum
+    after_events = np.flatnonzero(new)[block] + np.bincount(block, weights=e)[block].astype(int)
     stratum_new = np.ones(n, dtype=bool)
     stratum_new[1:] = st[1:] != st[:-1]
     stratum_end = np.r_[np.flatnonzero(stratum_new)[1:], n][np.cumsum(stratum_new) - 1]
-    if not e.any():
-        return math.nan
     cum = np.r_[0.0, np.cumsum(ww)]
     comparable = float(ww[e] @ (cum[stratum_end[e]] - cum[after_events[e]]))
-    tied = _count_after(q, ww, e, 0, after_events)
-    concordant = 0.0
-    for bit in range(max(int(q.max()), 1).bit_length()):
-        key = q >> bit
-        concordant += _count_after(key, ww, e & (key % 2 == 1), 1, after_events)
+    asker = np.where(e, ww, 0.0)
+    concordant = _dominance(number, q, asker, ww)
+    tied = _ties_above(q, number, asker, ww)
     return (concordant + tied / 2) / comparable if comparable else math.nan
 
 
-def _count_after(key: np.ndarray, w: np.ndarray, asks: np.ndarray, below: int, start) -> float:
-    """Sum over the positions ``i`` that ask of ``w_i`` times the summed ``w_j`` of positions
-    ``j >= start_i`` whose key is ``key_i - below`` (keys non-negative integers)."""
-    n = key.size
-    order = _stable_order(key)
-    sorted_key = key[order] * (n + 1) + order
-    cum = np.r_[0.0, np.cumsum(w[order])]
-    # the askers in this order: their searched keys come out sorted, which binary search
-    # over many keys is fast with
-    i = order[asks[order]]
-    wanted = key[i] - below
-    lo = np.searchsorted(sorted_key, wanted * (n + 1) + start[i])
-    hi = np.searchsorted(sorted_key, (wanted + 1) * (n + 1))
-    return float(w[i] @ (cum[hi] - cum[lo]))
+def _dominance(u: np.ndarray, v: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of ``a_i b_j`` over the pairs with ``u_i < u_j`` and ``v_i > v_j`` (non-negative
+    integers), in O(n log n) array operations.
+
+    One bit of ``u`` at a time, from the lowest: pairs whose ``u`` first differ at bit ``l``
+    share ``u >> (l + 1)``, and ``i`` has the bit clear, ``j`` set. Rows sorted by that
+    prefix, then ``v`` (``i`` before ``j`` at equal ``v``), give each ``i`` its ``j`` as the
+    earlier rows of its group. Each level's order merges the previous level's sorted runs
+    (a stable sort, which finds runs). The coordinate with fewer bits is the one split
+    (``u_i < u_j, v_i > v_j`` is the same as ``V - v_i < V - v_j, U - u_i > U - u_j``).
+    """
+    top_u, top_v = int(u.max(initial=0)), int(v.max(initial=0))
+    if top_u.bit_length() > top_v.bit_length():
+        u, v, top_u, top_v = top_v - v, top_u - u, top_v, top_u
+    span = top_v + 1
+    order = np.argsort(u * span + v, kind="stable")
+    u, v, ab = u[order], v[order], np.stack([a[order], b[order]], axis=1)
+    total = 0.0
+    for level in range(max(top_u, 1).bit_length()):
+        bit = (u >> level) & 1
+        merge = np.argsort(((u >> (level + 1)) * span + v) * 2 + bit, kind="stable")
+        u, v, ab, bit = u[merge], v[merge], ab[merge], bit[merge]
+        total += _pairs_in_order(u >> (level + 1), ab[:, 1] * bit, ab[:, 0] * (1 - bit))
+    return total
 
 
-def _stable_order(key: np.ndarray) -> np.ndarray:
-    """``argsort(key, kind="stable")`` of non-negative integers, as radix passes over 16-bit
-    digits (numpy sorts 16-bit integers by radix, in linear time)."""
-    order = np.arange(key.size)
-    shift, top = 0, int(key.max(initial=0))
-    while True:
-        digit = ((key[order] >> shift) & 0xFFFF).astype(np.uint16)
-        order = order[np.argsort(digit, kind="stable")]
-        shift += 16
-        if top >> shift == 0:
-            return order
+def _pairs_in_order(group: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
+    """Sum of ``first_k second_m`` over positions ``k < m`` of the same ``group`` (sorted)."""
+    before = np.cumsum(first) - first  # summed over earlier positions
+    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    # ... less what lies in earlier groups
+    return float(second @ before - np.add.reduceat(second, starts) @ before[starts])
+
+
+def _ties_above(q: np.ndarray, u: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Sum of ``a_i b_j`` over the pairs with ``q_i == q_j`` and ``u_i < u_j``."""
+    order = np.argsort(q * (int(u.max(initial=0)) + 1) + u, kind="stable")
+    q, u, a, b = q[order], u[order], a[order], b[order]
+    before = np.cumsum(a) - a
+    new_group = np.r_[True, q[1:] != q[:-1]]
+    new_run = new_group | np.r_[True, u[1:] != u[:-1]]
+    run_start = before[new_run][np.cumsum(new_run) - 1]
+    group_start = before[new_group][np.cumsum(new_group) - 1]
+    # a over earlier rows of the group with a lower u
+    return float(b @ (run_start - group_start))
 
 
 @single_blas_thread
