@@ -117,8 +117,8 @@ def _zph(
     u = np.concatenate([np.zeros(p), g @ time_scores(s, xs, fit)])
     imat = np.zeros((2 * p, 2 * p))
     imat[:p, :p] = fit.info
-    imat[:p, p:] = imat[p:, :p] = information(s, xs, fit.r, fit.den, fit.xbar, g)
-    imat[p:, p:] = information(s, xs, fit.r, fit.den, fit.xbar, g**2)
+    imat[:p, p:] = imat[p:, :p] = information(s, xs, fit, g)
+    imat[p:, p:] = information(s, xs, fit, g**2)
     rows = []
     for label, cols in [*zip(names, terms, strict=True), ("GLOBAL", list(range(p)))]:
         kk = [*range(p), *[p + c for c in cols]]
@@ -305,15 +305,16 @@ def cox(
     s = _Sorted(t, ev, st, w, ties)
     xs = xc[s.order]
     beta = np.zeros(len(names))
-    fit = evaluate(s, xs, beta)
+    observed = (s.w * s.event) @ xs
+    fit = evaluate(s, xs, beta, observed)
     for _ in range(max_iter):
         step = np.linalg.solve(fit.info, fit.score)
         new = beta + step
-        new_fit = evaluate(s, xs, new)
+        new_fit = evaluate(s, xs, new, observed)
         halvings = 0
         while new_fit.loglik < fit.loglik and halvings < 20:  # step halving
             new = (beta + new) / 2
-            new_fit = evaluate(s, xs, new)
+            new_fit = evaluate(s, xs, new, observed)
             halvings += 1
         ll, new_ll = fit.loglik, new_fit.loglik
         converged = abs(1 - new_ll / ll) <= tol if ll else abs(new_ll) <= tol

@@ -1,25 +1,30 @@
 """Risk-set sums of the Cox partial likelihood in O(n p^2), without n x p x p arrays.
 
 Rows are sorted by stratum and time once. Each distinct event time contributes one Breslow
-term, or under Efron's approximation one term per tied event with the fraction ``k / d`` of
-the tied events' risk removed. Writing ``S0, S1, S2`` for the risk-set sums of ``r``, ``r x``
-and ``r x x'`` (``r = w exp(x'b)``) and ``D0, D1, D2`` for the same sums over the tied events,
-step ``k`` of event time ``t`` (weight ``c``, the tied events' mean weight) has
+term, or under Efron's approximation one term per tied event with the fraction ``f = k / d``
+of the tied events' risk removed. Writing ``R0, R1, R2`` for the sums of ``r``, ``r x`` and
+``r x x'`` (``r = w exp(x'b)``) over the rows at risk after the tied events (later times, and
+rows censored at the time) and ``D0, D1, D2`` for the same sums over the ``d`` tied events,
+step ``k`` of an event time (weight ``c``, the tied events' mean weight; Breslow: one step,
+``f = 0``, ``c`` their summed weight) has, with ``g = 1 - f``,
 
-    den = S0 - f D0,  xbar = (S1 - f D1) / den,  f = k / d,
+    den = R0 + g D0,  m = R1 + g D1,  xbar = m / den,
 
-and adds ``c (S2 - f D2) / den - c xbar xbar'`` to the information. Summed over steps and
-times, the ``S2`` and ``D2`` parts are ``sum_i r_i x_i x_i' a_i``: row ``i`` is in the risk set
-of every event time up to its own, so ``a_i`` is the cumulative sum over those times of
-``sum_k c / den`` less, for an event row, its own time's ``sum_k c f / den``. The information
-is then one ``X' diag(r a) X`` less ``sum_steps c xbar xbar'``: two matrix products, no loop
-over times or steps, and the risk-set sums ``S0, S1`` are suffix sums taken only at event
-times.
+adds ``c log(den)`` to minus the log likelihood, ``c xbar`` to minus the score and
+``c (R2 + g D2) / den - c m m' / den^2`` to the information. Summed over steps, each event
+time needs only the scalars ``sum_k c/den``, ``sum_k c g/den`` and ``sum_k c g^j/den^2``
+(j = 0, 1, 2) times its ``R1, D1``. Summed over times, the ``R2`` and ``D2`` parts are
+``sum_i r_i x_i x_i' a_i``: row ``i`` is at risk at every event time up to its own, so
+``a_i`` is the cumulative sum over those times of ``sum_k c/den`` less, for an event row, its
+own time's ``sum_k c f/den``. The information is one ``X' diag(r a) X`` less three products
+of the event times' ``R1, D1``: no loop over times or steps, no n x p x p array. ``R`` and
+``D`` are sums over the segments (tied events; rows after them) of the sorted rows, then
+reverse cumulative sums over segments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -75,15 +80,22 @@ class _Sorted:
             self.step_starts = np.arange(self.event_blocks.size)
             self.step_event_time = self.step_starts
         self.n_steps = np.diff(np.r_[self.step_starts, self.step_block.size])
-
-    def risk_set(self, values: np.ndarray) -> np.ndarray:
-        """Sum of ``values`` (rows x ...) over the risk set of each event time: the rows of
-        its stratum at or after it."""
-        per_block = np.add.reduceat(values, self.block_start, axis=0)
-        total = np.cumsum(per_block[::-1], axis=0)[::-1]
-        total = np.concatenate([total, np.zeros((1, *values.shape[1:]))])
+        # segments of the sorted rows: each block's tied events, and the rest of the block
+        after = self.block_start + self.d.astype(np.int64)
+        self.bounds = np.unique(np.r_[self.block_start, after[after < n]])
         eb = self.event_blocks
-        return total[eb] - total[self.next_stratum_block[eb]]
+        next_start = np.r_[self.block_start, n][self.next_stratum_block[eb]]
+        self.seg_events = np.searchsorted(self.bounds, self.block_start[eb])
+        self.seg_after = np.searchsorted(self.bounds, after[eb])
+        self.seg_next = np.searchsorted(self.bounds, next_start)
+
+    def risk_sums(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each event time, the sum of ``values`` (rows x ...) over the rows at risk after
+        its tied events (``R``), and over its tied events (``D``)."""
+        seg = np.add.reduceat(values, self.bounds, axis=0)
+        total = np.cumsum(seg[::-1], axis=0)[::-1]
+        total = np.concatenate([total, np.zeros((1, *values.shape[1:]))])
+        return total[self.seg_after] - total[self.seg_next], seg[self.seg_events]
 
     def through(self, per_event_time: np.ndarray) -> np.ndarray:
         """For each row, the sum of ``per_event_time`` over event times up to its own time,
@@ -97,7 +109,8 @@ class _Sorted:
 
 @dataclass(frozen=True)
 class _Evaluation:
-    """The partial likelihood and its derivatives at one ``beta``, with the per-step pieces."""
+    """The partial likelihood and its derivatives at one ``beta``, with what residuals and
+    the proportional-hazards test need."""
 
     loglik: float
     score: np.ndarray
@@ -105,64 +118,69 @@ class _Evaluation:
     risk: np.ndarray  # exp(x'b), sorted rows
     r: np.ndarray  # weight * risk
     den: np.ndarray  # per step
-    xbar: np.ndarray  # per step, steps x p
+    r1: np.ndarray  # per event time, times x p: R1 and D1 of the module's notation
+    d1: np.ndarray
 
 
-def _per_event_time(s: _Sorted, per_step: np.ndarray) -> np.ndarray:
+def _per_time(s: _Sorted, per_step: np.ndarray) -> np.ndarray:
     """Sum a per-step array over the steps of each event time."""
-    if per_step.shape[0] == 0:
-        return np.zeros((0, *per_step.shape[1:]))
-    return np.add.reduceat(per_step, s.step_starts, axis=0)
+    return np.bincount(s.step_event_time, weights=per_step, minlength=s.event_blocks.size)
 
 
-def evaluate(s: _Sorted, x: np.ndarray, beta: np.ndarray) -> _Evaluation:
-    """Log partial likelihood, score and information at ``beta`` (x: sorted rows, centred)."""
+def evaluate(
+    s: _Sorted, x: np.ndarray, beta: np.ndarray, observed: np.ndarray | None = None
+) -> _Evaluation:
+    """Log partial likelihood, score and information at ``beta`` (x: sorted rows, centred;
+    ``observed``: ``sum w event x``, the same at every ``beta``)."""
+    if observed is None:
+        observed = (s.w * s.event) @ x
     eta = x @ beta
     risk = np.exp(eta)
     r = risk * s.w
-    rx = r[:, None] * x
-    f = s.step_frac
-    te = s.step_event_time
-    s0 = s.risk_set(r)[te]
-    s1 = s.risk_set(rx)[te]
-    ev = s.event_rows
-    if s.event_rows.size:
-        d0 = np.add.reduceat(r[ev], s.event_row_starts)
-        d1 = np.add.reduceat(rx[ev], s.event_row_starts, axis=0)
-    else:
-        d0, d1 = np.zeros(0), np.zeros((0, x.shape[1]))
-    den = s0 - f * d0[te]
-    xbar = (s1 - f[:, None] * d1[te]) / den[:, None]
-    wt = s.step_weight
-    wev = s.w * s.event
-    loglik = float(wev @ eta - wt @ np.log(den))
-    score = wev @ x - wt @ xbar
-    info = information(s, x, r, den, xbar)
-    return _Evaluation(loglik, score, info, risk, r, den, xbar)
+    r0, d0 = s.risk_sums(r)
+    r1, d1 = s.risk_sums(r[:, None] * x)
+    te, g = s.step_event_time, 1 - s.step_frac
+    den = r0[te] + g * d0[te]
+    h = s.step_weight / den
+    loglik = float(observed @ beta - s.step_weight @ np.log(den))
+    score = observed - _per_time(s, h) @ r1 - _per_time(s, h * g) @ d1
+    e = _Evaluation(loglik, score, np.zeros(0), risk, r, den, r1, d1)
+    return replace(e, info=information(s, x, e))
 
 
-def information(s: _Sorted, x, r, den, xbar, c: np.ndarray | None = None) -> np.ndarray:
+def information(s: _Sorted, x: np.ndarray, e: _Evaluation, c: np.ndarray | None = None):
     """``sum_t c_t V_t``: the information of each event time weighted by ``c`` (one per event
     time; without ``c``, the information matrix)."""
     wt = s.step_weight if c is None else s.step_weight * c[s.step_event_time]
-    h = wt / den
-    per_row = s.through(_per_event_time(s, h))
-    per_row[s.event_rows] -= _per_event_time(s, h * s.step_frac)[s.event_time_of_row]
-    return (x * (r * per_row)[:, None]).T @ x - (xbar * wt[:, None]).T @ xbar
+    h = wt / e.den
+    g = 1 - s.step_frac
+    per_row = s.through(_per_time(s, h))
+    per_row[s.event_rows] -= _per_time(s, h * s.step_frac)[s.event_time_of_row]
+    q = h / e.den
+    c0, c1, c2 = _per_time(s, q), _per_time(s, q * g), _per_time(s, q * g * g)
+    cross = (e.r1 * c1[:, None]).T @ e.d1
+    mm = (e.r1 * c0[:, None]).T @ e.r1 + cross + cross.T + (e.d1 * c2[:, None]).T @ e.d1
+    return (x * (e.r * per_row)[:, None]).T @ x - mm
 
 
 def residual_pieces(s: _Sorted, e: _Evaluation):
     """Per event time: ``sum_k h_k``, ``sum_k h_k xbar_k``, ``sum_k f_k h_k``, ``sum_k f_k h_k
     xbar_k`` (``h_k = c / den_k``) and the mean over steps of ``xbar_k``, with the risks."""
+    f, g = s.step_frac, 1 - s.step_frac
     h = s.step_weight / e.den
-    fh = s.step_frac * h
+    q = h / e.den
+
+    def combine(a, b):  # sum over steps of a * R1 + b * D1 (xbar = (R1 + g D1) / den)
+        return _per_time(s, a)[:, None] * e.r1 + _per_time(s, b)[:, None] * e.d1
+
+    inv = 1 / e.den
     return (
         e.risk,
-        _per_event_time(s, h),
-        _per_event_time(s, h[:, None] * e.xbar),
-        _per_event_time(s, fh),
-        _per_event_time(s, fh[:, None] * e.xbar),
-        _per_event_time(s, e.xbar) / s.n_steps[:, None],
+        _per_time(s, h),
+        combine(q, q * g),
+        _per_time(s, f * h),
+        combine(f * q, f * q * g),
+        combine(inv, inv * g) / s.n_steps[:, None],
     )
 
 
@@ -182,4 +200,9 @@ def time_scores(s: _Sorted, x: np.ndarray, e: _Evaluation) -> np.ndarray:
     """Each event time's score (its summed Schoenfeld residuals), event times x p."""
     wx = (s.w[s.event_rows])[:, None] * x[s.event_rows]
     observed = np.add.reduceat(wx, s.event_row_starts, axis=0) if s.event_rows.size else wx
-    return observed - _per_event_time(s, s.step_weight[:, None] * e.xbar)
+    h = s.step_weight / e.den
+    return (
+        observed
+        - _per_time(s, h)[:, None] * e.r1
+        - _per_time(s, h * (1 - s.step_frac))[:, None] * e.d1
+    )
