@@ -129,3 +129,60 @@ def test_data_quality_tables_mark_what_protects_a_small_count(tmp_path):
         "small_count",
         "complementary",
     }
+
+
+def test_the_comparison_section_leads_with_the_doubly_robust_estimate(pub):
+    """The effect table's first estimate column is the doubly robust one, and its completion
+    cell is compare()'s AIPW difference on the trailing year, in points; the section also has
+    the overlap chart and one diagnostics row per program."""
+    from matplotlib.figure import Figure
+
+    from outcomes import compare, publish_comparison
+    from outcomes.cohorts import discharged_in
+
+    ds = generate(1500, seed=3)
+    section = publish_comparison.comparison(pub, ds, "2026Q3")
+    table = section.table.table
+    assert table.columns[:2] == ["Outcome", "Adjusted: doubly robust"]
+    effects = compare.compare(discharged_in(ds, "2025Q4-2026Q3"), as_of=pub.as_of).effects
+    aipw = effects.filter(
+        pl.col("outcome") == "completion_risk_difference", pl.col("method") == "aipw"
+    ).row(0, named=True)
+    cell = table.filter(pl.col("Outcome").str.starts_with("Completion: difference"))
+    expected = (
+        f"{100 * aipw['estimate']:.1f} ({100 * aipw['ci_low']:.1f} to {100 * aipw['ci_high']:.1f})"
+    )
+    assert cell["Adjusted: doubly robust"].item() == expected
+    assert isinstance(section.figure(), Figure)
+    assert section.diagnostics.table["Program"].to_list() == ["IOP", "Residential"]
+    assert publish.comparison_table(pub, ds, "2026Q3").table.equals(table)
+
+
+def test_readmission_effects_need_enough_episodes_with_and_without_a_readmission(pub):
+    """The hazard ratio's cohort is every trailing-year discharge not ending in death: with
+    the threshold one above the smallest of (readmitted, not readmitted) per program its rows
+    are withheld with a note, at that smallest count they are kept."""
+    from types import SimpleNamespace
+
+    from outcomes.cohorts import discharged_in
+    from outcomes.publish_comparison import _publishable_effects
+
+    ep = discharged_in(generate(1500, seed=3), "2025Q4-2026Q3")
+    alive = ep.filter(
+        pl.col("program_type").is_in(["iop", "residential"]),
+        pl.col("discharge_reason") != "died",
+    )
+    smallest = int(
+        alive.group_by("program_type")
+        .agg(pl.col("readmitted").sum().alias("yes"), (~pl.col("readmitted")).sum().alias("no"))
+        .select(pl.min_horizontal("yes", "no").min())
+        .item()
+    )
+    effects = pl.DataFrame({"outcome": ["completion_risk_difference", "readmission_hazard_ratio"]})
+    for threshold, kept in ((smallest, True), (smallest + 1, False)):
+        rows, notes = _publishable_effects(
+            effects, ep, "iop", "residential", SimpleNamespace(threshold=threshold, as_of=pub.as_of)
+        )
+        assert ("readmission_hazard_ratio" in rows["outcome"].to_list()) is kept
+        assert "completion_risk_difference" in rows["outcome"].to_list()
+        assert bool(notes) is not kept

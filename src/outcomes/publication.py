@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from outcomes._threads import single_blas_thread
 from outcomes.dataset import Dataset
 from outcomes.disclosure import CellBuilder, discharge_quarters, protect
 from outcomes.schema import DISCHARGE_REASONS
@@ -136,6 +137,7 @@ def _stage(message: str, start: float, verbose: bool) -> None:
         print(f"[{time.perf_counter() - start:5.1f}s] {message}", file=sys.stderr)
 
 
+@single_blas_thread
 def publication(
     ds: Dataset,
     as_of: str | dt.date | None = None,
