@@ -772,3 +772,50 @@ def test_a_draft_of_a_contract_shaped_export_changes_nothing(write_dataset, cont
     path = tmp_path / "same.toml"
     path.write_text(draft.text, encoding="utf-8")
     _same(outcomes.load(folder, mapping=path), outcomes.load(folder))
+
+
+def test_tables_on_sheets_of_one_workbook(tmp_path):
+    """Episodes and sessions on two sheets of one workbook: each table is labelled with its
+    sheet, issues come table by table (enrollments first, though its bad row 4 comes after the
+    sessions' row 3), and E3's sessions (rows 7, 8) count under enrollment row 4, not under
+    the sessions' own row 4."""
+    from outcomes.quality import root_causes
+
+    episodes = pl.read_csv(EPISODES.encode(), infer_schema=False).with_columns(
+        pl.when(pl.col("Episode") == "E3")
+        .then(pl.lit("32/13/2025"))
+        .otherwise(pl.col("Admission Date"))
+        .alias("Admission Date")
+    )
+    sessions = pl.read_csv(SESSIONS.encode(), infer_schema=False).with_columns(
+        pl.when(pl.int_range(pl.len()) == 1)
+        .then(pl.lit("Late"))
+        .otherwise(pl.col("Attendance"))
+        .alias("Attendance")
+    )
+    folder = tmp_path / "wb"
+    folder.mkdir()
+    import xlsxwriter
+
+    with xlsxwriter.Workbook(folder / "Export.xlsx") as wb:
+        episodes.write_excel(wb, worksheet="Episodes")
+        sessions.write_excel(wb, worksheet="Sessions")
+    mapping = MAPPING.replace(
+        '[files]\nenrollments = "Episodes.csv"\nattendance = "Sessions.csv"\n',
+        '[files]\nenrollments = "Export.xlsx"\nenrollments_sheet = "Episodes"\n'
+        'attendance = "Export.xlsx"\nattendance_sheet = "Sessions"\n',
+    )
+    (folder / "m.toml").write_text(mapping, encoding="utf-8")
+    ds = outcomes.load(folder, mapping=folder / "m.toml", on_error="exclude")
+    e, a = "Export.xlsx (sheet Episodes)", "Export.xlsx (sheet Sessions)"
+    assert ds.issues.select("file", "row", "rule").rows() == [
+        (e, 4, "type"),
+        (a, 3, "unmapped_value"),
+        (a, 7, "episode_excluded"),
+        (a, 8, "episode_excluded"),
+    ]
+    assert root_causes(ds).select("file", "row", "dependent_rows").rows() == [
+        (e, 4, 2),
+        (a, 3, 0),
+    ]
+    assert [r[0] for r in ds.accounting.iter_rows()] == [e, a]

@@ -416,13 +416,12 @@ def rows_with_errors(frames: Iterable[pl.DataFrame]) -> pl.Series:
     return rows.unique().implode()
 
 
-def sort_issues(issues: pl.DataFrame) -> pl.DataFrame:
-    order = {name: i for i, name in enumerate(SPECS)}
+def sort_issues(issues: pl.DataFrame, files: dict[str, str]) -> pl.DataFrame:
+    """Issues in the contract's order of tables (``files``: table -> file label), then by row."""
+    order = {files[name]: i for i, name in enumerate(SPECS) if name in files}
     return (
         issues.with_columns(
             pl.col("file")
-            .str.split(".")
-            .list.first()
             .replace_strict(order, default=len(order), return_dtype=pl.Int32)
             .alias("__order")
         )

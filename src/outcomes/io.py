@@ -153,7 +153,8 @@ def load(
         pl.concat(
             [f.with_columns(pl.lit(files[name]).alias("file")) for name, f in issue_frames.items()],
             how="vertical",
-        )
+        ),
+        files,
     )
     kept: dict[str, pl.DataFrame] = {}
     accounting_rows = []
@@ -232,6 +233,7 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], 
     id_found: list[tuple[str, str, str, int | None]] = []
     frames: dict[str, pl.DataFrame] = {}
     files: dict[str, str] = {}
+    sheets: dict[str, str | None] = {}
     absent: list[str] = []
     for name, spec in SPECS.items():
         tm = mapping.table(name)
@@ -276,6 +278,7 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], 
             continue
         frames[name] = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
         files[name] = file.name
+        sheets[name] = tm.sheet
     if len(absent) == sum(not s.optional for s in SPECS.values()) and not frames:
         problems.append(
             f"{folder}: no {' or '.join(absent)} file; the folder holds {_listing(folder)}. "
@@ -292,6 +295,10 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], 
         raise IdentifierError(id_problems + problems, identifiers, id_found)
     if problems:
         raise InputError(problems)
+    shared = {f for f in files.values() if list(files.values()).count(f) > 1}
+    for name in files:  # tables on sheets of one workbook: name the sheet too
+        if files[name] in shared and sheets[name]:
+            files[name] = f"{files[name]} (sheet {sheets[name]})"
     return frames, files
 
 
