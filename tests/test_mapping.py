@@ -544,6 +544,20 @@ def test_map_drafts_the_foreign_mapping_right(exports):
     _same(outcomes.load(foreign, mapping=path), outcomes.load(contract))
 
 
+def test_map_says_what_it_could_not_read(exports, tmp_path):
+    import shutil
+
+    _, _, foreign = exports
+    folder = tmp_path / "more"
+    shutil.copytree(foreign, folder)
+    (folder / "empty.csv").write_text("")
+    (folder / "broken.xlsx").write_bytes(b"not a zip")
+    draft = draft_mapping(folder)
+    assert "# not read: broken.xlsx: cannot be read as a workbook" in draft.text
+    assert "# not read: empty.csv: empty file" in draft.text
+    assert draft.files["enrollments"] == ("Episodes.xlsx", "Episodes", None)
+
+
 def test_map_never_reads_identifier_or_key_values(tmp_path):
     """A 'Client Name' column is named in the draft as not read, none of its values (nor any
     client or episode key) appears in it; day-first-or-month-first dates are flagged."""

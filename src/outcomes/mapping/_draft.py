@@ -59,10 +59,12 @@ class Draft:
     refused: list[tuple[str, str, str]]
 
 
-def _sheets(folder: Path) -> list[_Sheet]:
+def _sheets(folder: Path) -> tuple[list[_Sheet], list[str]]:
+    """Every table-like sheet of the folder's files, and why the others could not be read."""
     import fastexcel
 
-    out = []
+    out: list[_Sheet] = []
+    unread: list[str] = []
     for file in sorted(folder.iterdir()):
         suffix = file.suffix.lower()
         if not file.is_file() or suffix not in (".csv", ".parquet", *EXCEL_EXTENSIONS):
@@ -71,20 +73,24 @@ def _sheets(folder: Path) -> list[_Sheet]:
             try:
                 names = fastexcel.read_excel(file).sheet_names
             except Exception:
+                unread.append(f"{file.name}: cannot be read as a workbook")
                 continue
             for name in names:
                 try:
                     out.append(_Sheet(file, name, None, read_table(file, sheet=name)))
-                except InputError:
-                    continue
+                except InputError as err:
+                    unread.extend(err.problems)
             continue
+        problem = None
         for encoding in (None, "cp1252"):
             try:
                 out.append(_Sheet(file, None, encoding, read_table(file, encoding=encoding)))
                 break
-            except InputError:
-                continue
-    return out
+            except InputError as err:
+                problem = problem or err.problems[0]
+        else:
+            unread.append(problem)
+    return out, unread
 
 
 def _classify(series: pl.Series) -> tuple[str, list[str]]:
@@ -164,7 +170,7 @@ def draft_mapping(folder: str | Path) -> Draft:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder")
-    sheets = _sheets(folder)
+    sheets, unread = _sheets(folder)
     refused: list[tuple[str, str, str]] = []
     for s in sheets:
         for c in s.frame.columns:
@@ -186,14 +192,14 @@ def draft_mapping(folder: str | Path) -> Draft:
             continue
         assigned[table] = (sheets[i], cols)
         taken.add(i)
-    return _write(folder, sheets, assigned, refused)
+    return _write(folder, sheets, assigned, refused, unread)
 
 
 def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a TOML basic string is a JSON string
 
 
-def _write(folder, sheets, assigned, refused) -> Draft:
+def _write(folder, sheets, assigned, refused, unread) -> Draft:
     lines = [
         f"# Draft mapping of the export in {folder.name}/, written by `outcomes map`.",
         "# Every line marked REVIEW is a guess: check it against the export, fix what is wrong,",
@@ -219,6 +225,7 @@ def _write(folder, sheets, assigned, refused) -> Draft:
     unused = sorted({s.file.name for s in sheets} - {f[0] for f in files.values()})
     if unused:
         lines.append(f"# not matched to any table: {', '.join(unused)}")
+    lines += [f"# not read: {problem}" for problem in unread]
     lines.append("")
     for table, (s, cols) in assigned.items():
         spec = SPECS[table]
