@@ -27,6 +27,54 @@ def test_headline_states_the_published_numbers(sample_dir):
     assert not re.search(r"(?<![\d.,%-])([1-9]|10) (episodes|in )", text)
 
 
+def test_headline_sets_the_adjusted_comparison_beside_the_raw_one(sample_dir):
+    """The first page's comparison sentence reads the doubly robust and naive completion
+    differences from the published comparison (here worked out from compare() directly):
+    direction, size in points and the interval's ends; "no clear difference" when the
+    interval holds 0. A comparison that is withheld says so instead."""
+    from outcomes import compare, publish_comparison
+    from outcomes.cohorts import discharged_in
+
+    ds = load(sample_dir, on_error="exclude")
+    pub = publication(ds)
+    section = publish_comparison.comparison(pub, ds, "2026Q3")
+    text = headline(pub, "2026Q3", sample_dir, section).data
+    effects = compare.compare(discharged_in(ds, "2025Q4-2026Q3"), as_of=pub.as_of).effects
+    rd = {
+        r["method"]: r
+        for r in effects.filter(pl.col("outcome") == "completion_risk_difference").iter_rows(
+            named=True
+        )
+    }
+
+    def words(v):
+        return f"{abs(100 * v):.1f} {'higher' if v > 0 else 'lower'}"
+
+    aipw, naive = rd["aipw"], rd["naive"]
+    assert (
+        f"IOP completion was {abs(100 * aipw['estimate']):.1f} points "
+        f"{'higher' if aipw['estimate'] > 0 else 'lower'} than residential care's (95% "
+        f"interval {words(aipw['ci_low'])} to {words(aipw['ci_high'])})"
+    ) in text
+    clear = aipw["ci_low"] > 0 or aipw["ci_high"] < 0
+    assert ("a clear difference" if clear else "no clear difference") in text
+    assert f"Unadjusted it was {abs(100 * naive['estimate']):.1f} points" in text
+
+    withheld = publish_comparison.PublishedComparison(
+        publish_comparison.comparison(
+            type(pub)(
+                pub.cells.with_columns(pl.lit("small_count").alias("status")),
+                pub.threshold,
+                pub.as_of,
+                pub.quarters,
+            ),
+            ds,
+            "2026Q3",
+        ).table
+    )
+    assert "the adjusted comparison is not shown (" in withheld.sentence()
+
+
 def test_headline_says_when_a_number_is_withheld(sample_dir):
     pub = publication(load(sample_dir, on_error="exclude"))
     hidden = pub.cells.with_columns(

@@ -4,10 +4,14 @@ protected cells (a withheld number is never guessed at; its sentence says it is 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from outcomes.publication import Publication, trailing_year
+
+if TYPE_CHECKING:
+    from outcomes.publish_comparison import PublishedComparison
 
 PROGRAMS = {"iop": "IOP", "residential": "residential care"}
 
@@ -45,7 +49,12 @@ def _change(now: dict | None, before: dict | None) -> str | None:
     return f"moved {diff:+.1f} points, within what chance alone would give"
 
 
-def headline(pub: Publication, period: str, data_dir: str | Path | None = None):
+def headline(
+    pub: Publication,
+    period: str,
+    data_dir: str | Path | None = None,
+    comparison: PublishedComparison | None = None,
+):
     """The summary page's opening as Markdown.
 
     Parameters
@@ -57,6 +66,10 @@ def headline(pub: Publication, period: str, data_dir: str | Path | None = None):
     data_dir : str or Path, optional
         The export's folder: when it is the bundled sample, the text says the data are
         synthetic.
+    comparison : PublishedComparison, optional
+        The adjusted IOP-vs-residential comparison
+        (:func:`outcomes.publish_comparison.comparison`): its result in words, the adjusted
+        difference beside the raw one. Without it, a pointer to the section.
     """
     from IPython.display import Markdown
 
@@ -89,9 +102,15 @@ def headline(pub: Publication, period: str, data_dir: str | Path | None = None):
     ]
     lines += [
         f"- **Readmission** after discharges in {ty}: " + "; ".join(readmitted) + ".",
-        "- **IOP against residential care**: the raw rates above compare programs whose "
-        "clients differ; the adjusted comparison near the end of the report sets the raw "
-        "difference beside the one adjusted for case-mix.",
+        (
+            f"- **IOP against residential care** (discharges in {ty}): "
+            + comparison.sentence()
+            + " Details in the adjusted comparison near the end."
+            if comparison is not None
+            else "- **IOP against residential care**: the raw rates above compare programs "
+            "whose clients differ; the adjusted comparison near the end of the report sets the "
+            "raw difference beside the one adjusted for case-mix."
+        ),
         "",
         f"Data through {pub.as_of}. Outcomes are those of the episodes discharged in each "
         "period; percentages come with 95% intervals. Markers are explained under each table "

@@ -38,11 +38,60 @@ class PublishedComparison:
         ``group, ps, density`` for :meth:`figure` (a smoothed density, no counts).
     diagnostics : PublishedTable or None
         Overlap and weights per program.
+    effects : polars.DataFrame or None
+        The published rows of :data:`~outcomes.compare.EFFECT_COLUMNS` (numbers, for the
+        first page's sentence).
     """
 
     table: PublishedTable
     overlap: pl.DataFrame | None = None
     diagnostics: PublishedTable | None = None
+    effects: pl.DataFrame | None = None
+
+    def sentence(self) -> str:
+        """The adjusted completion difference next to the raw one, in words: "IOP completion
+        was 3.6 points lower than residential care's (95% interval 8.7 lower to 1.6 higher):
+        no clear difference. Unadjusted, ..."; or why the comparison is not shown."""
+        if self.effects is None:
+            return (
+                "the adjusted comparison is not shown ("
+                + self.table.notes[0].rstrip(".").lower().removeprefix("not shown: ")
+                + ")."
+            )
+
+        def row(outcome: str, method: str) -> dict | None:
+            hit = self.effects.filter(pl.col("outcome") == outcome, pl.col("method") == method)
+            return hit.row(0, named=True) if hit.height else None
+
+        def points(v: float, unit: str = "") -> str:
+            return f"{abs(100 * v):.1f}{unit} {'higher' if v > 0 else 'lower'}"
+
+        adjusted = row("completion_risk_difference", "aipw")
+        naive = row("completion_risk_difference", "naive")
+        if adjusted is None or naive is None:
+            return "the adjusted comparison of completion is not shown."
+        clear = adjusted["ci_low"] > 0 or adjusted["ci_high"] < 0
+        text = (
+            f"adjusted for case-mix, IOP completion was {points(adjusted['estimate'], ' points')} "
+            f"than residential care's (95% interval {points(adjusted['ci_low'])} to "
+            f"{points(adjusted['ci_high'])}): "
+            + ("a clear difference" if clear else "no clear difference")
+            + f". Unadjusted it was {points(naive['estimate'], ' points')}"
+            + (
+                "; the programs' different case-mix accounts for the gap."
+                if (naive["estimate"] > 0) != (adjusted["estimate"] > 0)
+                else "."
+            )
+        )
+        readmit = row("readmission_risk_difference_90d", "aipw")
+        if readmit is not None:
+            clear = readmit["ci_low"] > 0 or readmit["ci_high"] < 0
+            text += (
+                f" Readmission within 90 days, adjusted: {points(readmit['estimate'], ' points')} "
+                f"(95% interval {points(readmit['ci_low'])} to {points(readmit['ci_high'])}), "
+                + ("a clear difference." if clear else "no clear difference.")
+            )
+        return text
 
     def figure(self, treatment: str = "iop", control: str = "residential") -> Figure | None:
         """The overlap chart (:func:`outcomes.plots.overlap_plot`), or None when withheld."""
@@ -168,7 +217,7 @@ def comparison(
         tidy=_tidy(cells),
     )
     return PublishedComparison(
-        table, result.overlap, _diagnostics_table(result, cells, treatment, control, pub)
+        table, result.overlap, _diagnostics_table(result, cells, treatment, control, pub), eff
     )
 
 
