@@ -185,7 +185,7 @@ def _concordance(time, event, eta, strata, w) -> float:
     comparable = float(ww[e] @ (cum[stratum_end[e]] - cum[after_events[e]]))
     asker = np.where(e, ww, 0.0)
     concordant = _dominance(number, q, asker, ww)
-    tied = _ties_above(q, number, asker, ww)
+    tied = _ties_above(q, number, asker, ww) if offset < n else 0.0  # all ranks distinct
     return (concordant + tied / 2) / comparable if comparable else math.nan
 
 
@@ -205,20 +205,24 @@ def _dominance(u: np.ndarray, v: np.ndarray, a: np.ndarray, b: np.ndarray) -> fl
         u, v, top_u, top_v = top_v - v, top_u - u, top_v, top_u
     span = top_v + 1
     order = np.argsort(u * span + v, kind="stable")
-    u, v, ab = u[order], v[order], np.stack([a[order], b[order]], axis=1)
+    u, v, a, b = u[order], v[order], a[order], b[order]
     total = 0.0
     for level in range(max(top_u, 1).bit_length()):
-        bit = (u >> level) & 1
-        merge = np.argsort(((u >> (level + 1)) * span + v) * 2 + bit, kind="stable")
-        u, v, ab, bit = u[merge], v[merge], ab[merge], bit[merge]
-        total += _pairs_in_order(u >> (level + 1), ab[:, 1] * bit, ab[:, 0] * (1 - bit))
+        group = u >> (level + 1)
+        bit = ((u >> level) & 1).astype(bool)
+        merge = np.argsort((group * span + v) * 2 + bit, kind="stable")
+        u, v, a, b = u[merge], v[merge], a[merge], b[merge]
+        group, bit = group[merge], bit[merge]
+        total += _pairs_in_order(group, np.where(bit, b, 0.0), np.where(bit, 0.0, a))
     return total
 
 
 def _pairs_in_order(group: np.ndarray, first: np.ndarray, second: np.ndarray) -> float:
     """Sum of ``first_k second_m`` over positions ``k < m`` of the same ``group`` (sorted)."""
     before = np.cumsum(first) - first  # summed over earlier positions
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+    new = np.ones(group.size, dtype=bool)
+    new[1:] = group[1:] != group[:-1]
+    starts = np.flatnonzero(new)
     # ... less what lies in earlier groups
     return float(second @ before - np.add.reduceat(second, starts) @ before[starts])
 
@@ -362,7 +366,7 @@ def cox(
             "hr_ci_high": np.exp(beta + z * use_se),
         }
     ).fill_nan(None)
-    conc = _concordance(t, ev, xc @ beta, st, w)
+    conc = _concordance(s.time, s.event, xs @ beta, s.strata, s.w)  # sorted already
     if ph_test:
         zph = _zph(s, xs, fit, t, ev, terms, covariates)
     else:

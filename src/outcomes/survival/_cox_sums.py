@@ -62,7 +62,8 @@ class _Sorted:
         self.event_rows = np.flatnonzero(self.event > 0)
         # event rows of one block are contiguous (events first): where each block's start
         eb_of_row = self.block[self.event_rows]
-        new_time = np.r_[True, eb_of_row[1:] != eb_of_row[:-1]]
+        new_time = np.ones(eb_of_row.size, dtype=bool)
+        new_time[1:] = eb_of_row[1:] != eb_of_row[:-1]
         self.event_row_starts = np.flatnonzero(new_time)
         # index among the event times of each event row's time
         self.event_time_of_row = np.cumsum(new_time) - 1
