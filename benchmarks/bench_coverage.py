@@ -75,18 +75,25 @@ def coverage_table(
             rows.append(
                 (
                     r["method"],
-                    r["estimate"],
+                    r["estimate"] - truth,
                     (r["ci_high"] - r["ci_low"]) / (2 * z),
                     r["ci_low"] <= truth <= r["ci_high"],
                 )
             )
         if say is not None and (i + 1) % 10 == 0:
             say(f"{i + 1} of {datasets} datasets")
-    frame = pl.DataFrame(rows, schema=["method", "estimate", "se", "covered"], orient="row")
+    return _summary(rows, "bias")
+
+
+def _summary(rows: list[tuple], bias: str) -> pl.DataFrame:
+    """Per method, from ``(method, error, estimated se, covered)`` rows: ``datasets``, mean
+    error as ``bias``, the errors' SD, the mean estimated SE, coverage and its 95% interval."""
+    z = z_value(0.95)
+    frame = pl.DataFrame(rows, schema=["method", "error", "se", "covered"], orient="row")
     out = frame.group_by("method", maintain_order=True).agg(
         pl.len().alias("datasets"),
-        (pl.col("estimate").mean() - truth).alias("bias"),
-        pl.col("estimate").std().alias("empirical_se"),
+        pl.col("error").mean().alias(bias),
+        pl.col("error").std().alias("empirical_se"),
         pl.col("se").mean().alias("mean_se"),
         pl.col("covered").mean().alias("coverage"),
     )
@@ -149,21 +156,10 @@ def hazard_coverage_table(
             )
         if say is not None and (i + 1) % 10 == 0:
             say(f"{i + 1} of {datasets} datasets (hazard ratio)")
-    frame = pl.DataFrame(rows, schema=["method", "error", "se", "covered"], orient="row")
-    out = frame.group_by("method", maintain_order=True).agg(
-        pl.len().alias("datasets"),
-        pl.col("error").mean().alias("bias_log_hr"),
-        pl.col("error").std().alias("empirical_se"),
-        pl.col("se").mean().alias("mean_se"),
-        pl.col("covered").mean().alias("coverage"),
-    )
-    half = z * (out["coverage"] * (1 - out["coverage"]) / out["datasets"]).sqrt()
-    return out.with_columns(
+    return _summary(rows, "bias_log_hr").with_columns(
         pl.col("method")
         .replace_strict({"regression": "conditional"}, default="marginal")
-        .alias("target"),
-        (pl.col("coverage") - half).alias("coverage_low"),
-        (pl.col("coverage") + half).alias("coverage_high"),
+        .alias("target")
     )
 
 
