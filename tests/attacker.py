@@ -69,8 +69,9 @@ def _quarters(ty: str) -> list[str]:
     return out[::-1]
 
 
-def build(cells: pl.DataFrame, threshold: int) -> Attack:
-    """The attacker's integer program from published tidy cells (any number of reports)."""
+def build(cells: pl.DataFrame, threshold: int, curves: pl.DataFrame | None = None) -> Attack:
+    """The attacker's integer program from published tidy cells (any number of reports), and
+    the data behind the Kaplan-Meier charts (``tables/figure_readmission.csv``) when given."""
     a = Attack(threshold)
     cells = cells.filter(pl.col("table") != "data_quality").unique(
         subset=["table", "period", "program", "band", "measure"], keep="first"
@@ -120,8 +121,84 @@ def build(cells: pl.DataFrame, threshold: int) -> Attack:
         # a cell withheld to protect another holds 11 or more: pinning it discloses nothing
         elif status in ("none", "not_observable") and den is not None:
             a.constrain({den: 1}, 0, 0)
+    if curves is not None:
+        a.tag = "curves"
+        _curves(a, cells, curves.unique(subset=["period", "program", "part", "time"]))
+        a.tag = "published"
     _definitions(a)
     return a
+
+
+#: The rounding of the drawn curves (0.1 percentage point).
+CURVE_ROUNDING = 0.0005
+
+
+def _curves(a: Attack, cells: pl.DataFrame, curves: pl.DataFrame) -> None:
+    """What a Kaplan-Meier chart's data tells (steps as the share readmitted by each day,
+    rounded; the numbers still followed at the ticks), read with what Kaplan-Meier means.
+
+    Between two known points of a curve (its start, a drawn step, a horizon of the
+    readmission table), the D readmissions in between satisfy, with r the ratio of the two
+    survival values (within their rounding):
+    ``n(after) * (1 - r) <= D <= n(before) * -ln(r)``, where ``n(before)`` is the number at
+    risk at the last tick at or before the first point (no risk set between is larger) and
+    ``n(after)`` that at the first tick at or after the second (no risk set between is
+    smaller; day 0's is the cohort: the discharges less those who died, docs/metrics.md);
+    all are unknowns tied to the risk table and the readmission table. Each such D is a
+    target, and so are the deaths.
+    """
+    km = {}
+    for r in cells.filter(pl.col("table") == "readmission_km").iter_rows(named=True):
+        if r["measure"].startswith("readmission_by_") and r["value"] is not None:
+            h = int(r["measure"].removeprefix("readmission_by_").removesuffix("d"))
+            km[(r["period"], r["program"], h)] = r["value"]
+    for (ty, prog), part in curves.partition_by(["period", "program"], as_dict=True).items():
+        discharges = a.var(ty, prog, None, "discharges")
+        died = a.var(ty, prog, None, "discharge_reason_died:num")
+        n0 = a.var(ty, prog, None, "curve:at_risk_0")
+        a.constrain({n0: 1, died: 1, discharges: -1}, 0, 0)
+        a.targets.append((f"{ty} {prog} deaths (discharges - at risk at day 0)", {died: 1}, None))
+
+        def at_risk(tick, ty=ty, prog=prog, n0=n0):
+            return n0 if tick == 0 else a.var(ty, prog, None, f"readmission_by_{tick}d:followed")
+
+        table = part.filter(pl.col("part") == "at_risk").sort("time")
+        ticks = sorted({0, *(int(t) for t in table["time"])})
+        for r in table.iter_rows(named=True):
+            if r["status"] == "published":  # as the readmission table: exact
+                a.constrain({at_risk(int(r["time"])): 1}, r["at_risk"], r["at_risk"])
+        for t1, t2 in itertools.pairwise(ticks):
+            a.constrain({at_risk(t2): 1, at_risk(t1): -1}, -(10**7), 0)
+        # known points: (time, share readmitted, its rounding, events-by-then variable)
+        points = [(-1.0, 0.0, 0.0, None)]
+        for r in part.filter(pl.col("part") == "step", pl.col("time") > 0).iter_rows(named=True):
+            v = a.var(ty, prog, None, f"curve:{r['time']:g}:events")
+            points.append((r["time"], r["estimate"], CURVE_ROUNDING, v))
+        for h in ticks:
+            if (ty, prog, h) in km:
+                v = a.var(ty, prog, None, f"readmission_by_{h}d:events")
+                points.append((float(h), km[(ty, prog, h)], 1e-9, v))
+        points.sort(key=lambda p: (p[0], p[3] is not None))
+        for _, _, _, v in points[1:]:
+            a.constrain({v: 1, n0: -1}, -(10**7), 0)
+        for (ta, fa, ea, va), (tb, fb, eb, vb) in itertools.pairwise(points):
+            d = {vb: 1.0} if va is None else {vb: 1.0, va: -1.0}
+            a.constrain(d, 0, 10**7)
+            r_lo = max((1 - fb - eb) / (1 - fa + ea), 1e-12)
+            r_hi = min((1 - fb + eb) / (1 - fa - ea), 1.0)
+            before = [t for t in ticks if t <= max(ta, 0)]
+            after = [t for t in ticks if t >= tb]
+            if before:
+                coef = dict(d)
+                coef[at_risk(before[-1])] = coef.get(at_risk(before[-1]), 0) + np.log(r_lo)
+                a.constrain(coef, -(10**7), 1e-9)
+            if after and r_hi < 1:
+                coef = dict(d)
+                coef[at_risk(after[0])] = coef.get(at_risk(after[0]), 0) - (1 - r_hi)
+                a.constrain(coef, -1e-9, 10**7)
+            a.targets.append(
+                (f"{ty} {prog} readmissions in days ({max(ta, 0):g}, {tb:g}]", d, None)
+            )
 
 
 def _definitions(a: Attack) -> None:

@@ -1,10 +1,11 @@
 """Disclosure control over the whole publication (issue #11).
 
 Hand-worked fixtures check each step of :func:`outcomes.disclosure.protect`; the attacker of
-tests/attacker.py, given only the published tidy cells of four consecutive quarterly reports,
-must recover no withheld count of 1-10 (nor a complement of 1-10) on the bundled sample and on
-three small generated exports, while it does recover them from the same reports protected by
-small-cell suppression alone (so the test can fail).
+tests/attacker.py, given only the published tidy cells of four consecutive quarterly reports
+and the data behind their readmission charts, must recover no withheld count of 1-10 (nor a
+complement of 1-10) on the bundled sample and on three small generated exports, while it does
+recover them from the same reports protected by small-cell suppression alone, and from
+charts whose steps ignore the table's horizons (so the test can fail).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import polars as pl
 import pytest
 
 import attacker
-from outcomes import disclosure, load, synth
+from outcomes import disclosure, figures, load, synth
 from outcomes.disclosure import CellBuilder, protect
 from outcomes.publication import publication
 from outcomes.publish import TIDY_COLUMNS
@@ -95,17 +96,64 @@ def _report_cells(pub, periods) -> pl.DataFrame:
     return pl.concat([pub.report_cells(q) for q in periods]).select(TIDY_COLUMNS)
 
 
+def _curves(ds, pub, periods) -> pl.DataFrame:
+    """The data behind the readmission chart of each report (tables/figure_readmission.csv)."""
+    return pl.concat([figures.readmission_data(ds, pub, q) for q in periods])
+
+
 @pytest.fixture(scope="module")
 def sample_publication(sample_dir):
     return load(sample_dir, on_error="exclude")
 
 
 @pytest.mark.slow
-def test_attacker_recovers_nothing_from_four_sample_reports(sample_publication):
-    pub = publication(sample_publication)
-    cells = _report_cells(pub, pub.quarters[-4:])
-    found = attacker.solve(attacker.build(cells, pub.threshold))
+def test_attacker_recovers_nothing_from_four_sample_reports(sample_publication, sample_pub):
+    ds, pub = sample_publication, sample_pub
+    quarters = pub.quarters[-4:]
+    cells = _report_cells(pub, quarters)
+    found = attacker.solve(attacker.build(cells, pub.threshold, _curves(ds, pub, quarters)))
     assert found == [], found[:10]
+
+
+@pytest.fixture(scope="module")
+def sample_pub(sample_publication):
+    return publication(sample_publication)
+
+
+@pytest.mark.slow
+def test_attacker_breaks_curves_that_ignore_the_tables_horizons(sample_publication, sample_pub):
+    """The same reports with readmission curves coarsened only to steps of 11 events (not kept
+    11 events from the table's horizons): between the step at day 178 and the 180-day
+    horizon of the 2026Q3 report lies one IOP readmission, and the attacker finds it."""
+    from outcomes.cohorts import discharged_in
+    from outcomes.plots import km_steps
+    from outcomes.publication import trailing_year
+    from outcomes.survival import kaplan_meier, readmission_data
+
+    ds, pub = sample_publication, sample_pub
+    quarters = pub.quarters[-4:]
+    curves = []
+    for q in quarters:
+        data = readmission_data(discharged_in(ds, trailing_year(q), pub.as_of)).filter(
+            pl.col("program_type").is_in(["iop", "residential"])
+        )
+        steps = km_steps(kaplan_meier(data, "time", "event", by="program_type"), ticks=())
+        published = figures.readmission_data(ds, pub, q)
+        curves.append(
+            pl.concat(
+                [
+                    steps.select(
+                        pl.lit(trailing_year(q)).alias("period"),
+                        pl.col("program_type").alias("program"),
+                        pl.exclude("program_type"),
+                    ),
+                    published.filter(pl.col("part") == "at_risk"),
+                ]
+            )
+        )
+    attack = attacker.build(_report_cells(pub, quarters), pub.threshold, pl.concat(curves))
+    found = {f.what: f.value for f in attacker.solve(attack)}
+    assert found.get("2025Q4-2026Q3 iop readmissions in days (178, 180]") == 1
 
 
 @pytest.mark.slow
@@ -124,14 +172,16 @@ def test_attacker_breaks_small_cell_suppression_alone(sample_publication):
 @pytest.mark.parametrize("clients", [60, 150, 400])
 def test_attacker_recovers_nothing_on_small_exports(clients):
     """Generated exports of 60, 150 and 400 clients (2024-2026), four consecutive reports."""
-    pub = publication(synth.generate(clients, seed=clients, start="2024-01-01", end="2026-09-30"))
-    cells = _report_cells(pub, pub.quarters[-4:])
-    found = attacker.solve(attacker.build(cells, pub.threshold))
+    ds = synth.generate(clients, seed=clients, start="2024-01-01", end="2026-09-30")
+    pub = publication(ds)
+    quarters = pub.quarters[-4:]
+    cells = _report_cells(pub, quarters)
+    found = attacker.solve(attacker.build(cells, pub.threshold, _curves(ds, pub, quarters)))
     assert found == [], found[:10]
 
 
-def test_no_published_cell_shows_a_small_count_or_complement(sample_publication):
-    pub = publication(sample_publication)
+def test_no_published_cell_shows_a_small_count_or_complement(sample_pub):
+    pub = sample_pub
     shown = pub.cells.filter(pl.col("status") == "published", pl.col("kind") != "statistic")
     for column in ("numerator", "denominator"):
         values = shown[column].drop_nulls()

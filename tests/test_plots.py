@@ -84,37 +84,38 @@ def test_rate_chart_refuses_unsuppressed_tables(ds):
         plots.rate_chart(raw)
     fig = plots.rate_chart(suppress_metrics(raw))
     ax = fig.axes[0]
-    labels = sorted(t.get_text() for t in ax.get_yticklabels())
-    assert labels == ["detox", "iop", "outpatient", "php", "residential"]
+    labels = [t.get_text() for t in ax.get_yticklabels()]  # top to bottom
+    assert labels == ["IOP", "Residential", "PHP", "Outpatient", "Detox"]  # the tables' order
     assert len(ax.patches) == 5  # one bar per program
 
 
 def test_bands_in_natural_order_and_rows_left_out_named():
-    """Bands sort as METRICS.md lists them (not "<45 d" after "75-90 d"); rows that are not
-    published are not drawn, and the note names them with the reason from their status."""
+    """Bands sort as METRICS.md lists them (not "<45 d" after "75-90 d"), programs as the
+    tables order and name them; rows that are not published are not drawn, and the note
+    names them with the reason from their status."""
     fig = plots.rate_chart(_metric_rows(BANDED))
     ax = fig.axes[0]
     assert _rows(ax) == [
-        "detox all",
-        "iop 7 wk",
-        "iop 8 wk",
-        "residential <45 d",
-        "residential 45-59 d",
-        "residential 60-74 d",
-        "residential 75-90 d",
-        "residential >90 d",
-        "residential unknown",
+        "IOP 7 wk",
+        "IOP 8 wk",
+        "Residential <45 d",
+        "Residential 45-59 d",
+        "Residential 60-74 d",
+        "Residential 75-90 d",
+        "Residential >90 d",
+        "Residential unknown",
+        "Detox all",
     ]
     assert len(ax.patches) == 9
     assert [t.get_text() for t in fig.texts] == [
-        "Not drawn: iop 6 wk (withheld to protect another cell); "
-        "iop other (fewer than 11 discharges)."
+        "Not drawn: IOP 6 wk (withheld to protect another cell); "
+        "IOP other (fewer than 11 discharges)."
     ]
     fig = plots.los_chart(
         _metric_rows(BANDED, "median_los_days").with_columns(pl.col("value") * 100)
     )
     labels = _rows(fig.axes[0])
-    assert labels[:4] == ["iop 7 wk", "iop 8 wk", "residential <45 d", "residential 45-59 d"]
+    assert labels[:4] == ["IOP 7 wk", "IOP 8 wk", "Residential <45 d", "Residential 45-59 d"]
 
 
 def test_published_mask_reads_both_vocabularies():
@@ -143,7 +144,7 @@ def test_published_mask_reads_both_vocabularies():
     )
     note = plots.rate_chart(table).texts[0].get_text()
     assert note == (
-        "Not drawn: iop 6 wk, iop other (fewer than 11 discharges, or withheld to protect "
+        "Not drawn: IOP 6 wk, IOP other (fewer than 11 discharges, or withheld to protect "
         "another cell)."
     )
 
@@ -191,8 +192,8 @@ def test_reason_mix_legend_lists_every_reason_drawn():
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend == ["completed", "transferred", "left early", "other", "not published"]
     assert fig.texts[0].get_text() == (
-        "Grey, not published: iop: transferred (withheld to protect another cell); "
-        "iop: left early (a count under 11)."
+        "Grey, not published: IOP: transferred (withheld to protect another cell); "
+        "IOP: left early (a count under 11)."
     )
 
 
@@ -248,10 +249,10 @@ def test_km_chart_risk_table_aligned_rounded_and_suppressed():
     labels = {t.get_position()[1]: t for t in table_ax.get_yticklabels()}
     by_group = {labels[y].get_text(): texts for y, texts in rows.items()}
     assert by_group == {
-        "iop": ["200", "170", "110", "20", "0"],
-        "residential": ["–", "–", "0", "0", "0"],
+        "IOP": ["200", "170", "110", "20", "0"],
+        "Residential": ["–", "–", "0", "0", "0"],
     }
-    assert labels[1].get_text() == "iop"  # first group on top
+    assert labels[1].get_text() == "IOP"  # first group on top
     assert labels[1].get_color() == plots.colour("iop")
     assert labels[0].get_color() == plots.colour("residential")
     # the group labels sit in the margin, left of the day-0 numbers
@@ -260,21 +261,22 @@ def test_km_chart_risk_table_aligned_rounded_and_suppressed():
     label_right = max(t.get_window_extent(renderer).x1 for t in table_ax.get_yticklabels())
     numbers_left = min(t.get_window_extent(renderer).x0 for t in table_ax.texts)
     assert label_right < numbers_left
-    assert [line.get_label() for line in ax.get_lines()] == ["iop"]
+    assert [line.get_label() for line in ax.get_lines()] == ["IOP"]
     notes = " ".join(t.get_text() for t in fig.texts)
     assert "rounded to the nearest 5" in notes
-    assert "Not drawn: residential (fewer than 11 events" in notes
+    assert "Not drawn: Residential (fewer than 11 events" in notes
 
 
 def test_km_chart_draws_only_steps_of_threshold_events():
     """Worked by hand: iop has one readmission a day on days 1-60 out of 200, no censoring
     before day 61, so S(t) = (200 - t) / 200 there. Steps of 11 events are drawn at days 11,
     22, 33, 44, 55, to 100 * t / 200 % readmitted (5.5, 11, 16.5, 22, 27.5); the last 5 events
-    (days 56-60) are not drawn."""
+    (days 56-60) are not drawn. The curve runs level to day 190, the last day with 11 or
+    more at risk (200 - 190 + 1 = 11)."""
     curve = kaplan_meier(_km_frame(), "time", "event", by="program_type")
     line = plots.km_chart(curve).axes[0].get_lines()[0]
-    assert list(line.get_xdata()) == [0, 11, 22, 33, 44, 55]
-    np.testing.assert_allclose(line.get_ydata(), [0, 5.5, 11, 16.5, 22, 27.5], rtol=1e-8)
+    assert list(line.get_xdata()) == [0, 11, 22, 33, 44, 55, 190]
+    np.testing.assert_allclose(line.get_ydata(), [0, 5.5, 11, 16.5, 22, 27.5, 27.5], rtol=1e-8)
 
 
 def test_coarsen_steps_worked_by_hand():
@@ -373,7 +375,7 @@ def test_reason_mix_los_and_cif_charts(ds):
     fig = plots.reason_mix_chart(table)
     ax = fig.axes[0]
     assert sorted(t.get_text() for t in ax.get_yticklabels()) == sorted(
-        table["program_type"].unique().to_list()
+        plots.program_label(p) for p in table["program_type"].unique().to_list()
     )
     widths = {}
     for patch in ax.patches:  # every program's segments add up to 100%
@@ -414,7 +416,7 @@ def test_trend_and_adherence_charts_say_what_they_leave_out():
     fig = plots.trend_chart(table)
     php = fig.axes[0].get_lines()[1]
     assert np.isnan(php.get_ydata()[1])
-    assert fig.texts[0].get_text().startswith("Not drawn: php 2026Q2 (fewer than 11")
+    assert fig.texts[0].get_text().startswith("Not drawn: PHP 2026Q2 (fewer than 11")
     weekly = pl.DataFrame(
         {
             "program_type": ["iop"] * 4,
@@ -430,7 +432,46 @@ def test_trend_and_adherence_charts_say_what_they_leave_out():
     assert list(fig.axes[0].get_lines()[0].get_xdata()) == [1, 2]
     caption, note = fig.texts[0].get_text().replace("\n", " ").split(" Not drawn")
     assert "still in treatment" in caption and "whole stay" in caption
-    assert note == ": iop weeks 3-4 (fewer than 11 episodes in treatment)."
+    assert note == ": IOP weeks 3-4 (fewer than 11 episodes in treatment)."
+
+
+def test_coarsen_steps_keeps_threshold_events_from_the_published_horizons():
+    """Worked by hand on the curve of the test above (events 3, 4, 5, 2, 9, 4 at days 1-6;
+    cumulative 3, 7, 12, 14, 23, 27). The readmission table publishes the events by its
+    horizons, so no drawn step may sit 1-10 events from one:
+
+    - a horizon at day 4 (14 events): the step at day 3 (12) would be 2 before it and is not
+      drawn; counting afresh from 14, day 5 adds 9 and day 6 reaches 13: one step, at day 6;
+    - a horizon at day 3 coincides with the step there (0 between): nothing changes;
+    - a horizon at day 10, after the curve (27 events): the step at day 5 (23) would be 4
+      before it and is not drawn."""
+    time = [1, 2, 3, 4, 5, 6]
+    estimate = [0.97, 0.93, 0.88, 0.86, 0.77, 0.73]
+    events = [3, 4, 5, 2, 9, 4]
+    at_risk = [100, 97, 93, 88, 86, 77]
+    for anchors, want in (((4,), [6.0]), ((3,), [3.0, 5.0]), ((10,), [3.0]), ((), [3.0, 5.0])):
+        t, _ = plots.coarsen_steps(time, estimate, events, at_risk, 11, anchors=anchors)
+        assert t.tolist() == want, anchors
+
+
+def test_km_steps_is_what_the_chart_draws():
+    """The data of the chart: the start and the coarsened steps of iop (days 11, 22, 33, 44,
+    55, as in the test above), its end (day 190), no step for residential (5 events), and
+    the risk table."""
+    curve = kaplan_meier(_km_frame(), "time", "event", by="program_type")
+    data = plots.km_steps(curve)
+    steps = data.filter(pl.col("part") == "step")
+    assert steps["program_type"].unique().to_list() == ["iop"]
+    assert steps["time"].to_list() == [0, 11, 22, 33, 44, 55]
+    np.testing.assert_allclose(steps["estimate"], [0, 0.055, 0.11, 0.165, 0.22, 0.275])
+    at_risk = data.filter(pl.col("part") == "at_risk", pl.col("program_type") == "residential")
+    assert at_risk["at_risk"].to_list() == [None, None, 0, 0, 0]
+    assert at_risk["status"].to_list() == ["small_count"] * 2 + ["published"] * 3
+    end = data.filter(pl.col("part") == "end")
+    assert end.select("time", "estimate").rows() == [(190.0, 0.275)]
+    line = plots.km_chart(curve).axes[0].get_lines()[0]
+    drawn = pl.concat([steps, end])["estimate"].to_numpy()
+    np.testing.assert_allclose(line.get_ydata(), 100 * drawn)
 
 
 def test_overlap_plot_draws_each_program_and_the_extreme_bands():

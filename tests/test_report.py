@@ -142,10 +142,11 @@ def test_the_published_files_are_the_protected_cells_and_give_nothing_away(sampl
     import attacker
 
     folder = sample_report.parent / "tables"
+    numeric = dict.fromkeys(("value", "ci_low", "ci_high", "numerator", "denominator"), pl.Float64)
     frames = [
-        pl.read_csv(p, infer_schema_length=None)
+        pl.read_csv(p, infer_schema_length=None, schema_overrides=numeric)
         for p in sorted(folder.glob("*.csv"))
-        if not p.stem.startswith("data_quality")
+        if not p.stem.startswith(("data_quality", "figure_readmission", "figure_adherence"))
     ]
     cells = pl.concat(frames, how="diagonal_relaxed")
     numbers = {"value", "ci_low", "ci_high", "numerator", "denominator", "status"}
@@ -155,7 +156,54 @@ def test_the_published_files_are_the_protected_cells_and_give_nothing_away(sampl
     assert set(cells["status"]) <= set(STATUSES)
     assert "complementary" in set(cells["status"])
     cells = cells.with_columns(pl.col("band").cast(pl.String), pl.col("program").cast(pl.String))
-    assert attacker.solve(attacker.build(cells, 11)) == []
+    curves = pl.read_csv(folder / "figure_readmission.csv")
+    assert attacker.solve(attacker.build(cells, 11, curves)) == []
+
+
+def test_every_figure_publishes_the_data_it_draws(sample_report):
+    """Issue #11: each figure's plotted data is a CSV beside the tables, and it is what the
+    chart shows: the trend's points are published trend cells, the readmission curves'
+    numbers still followed are the readmission table's."""
+    import polars as pl
+
+    folder = sample_report.parent
+    names = {p.stem for p in (folder / "figures").glob("*.png")}
+    assert names == {
+        "trend",
+        "completion",
+        "length_of_stay",
+        "adherence",
+        "discharge_reasons",
+        "readmission",
+    }
+    assert {f"figure_{n}" for n in names} <= {p.stem for p in (folder / "tables").glob("*.csv")}
+    trend = pl.read_csv(folder / "tables" / "figure_trend.csv")
+    assert trend["table"].unique().to_list() == ["trend"]
+    assert trend["period"].n_unique() == 8 and trend["period"].max() == "2026Q3"
+    drawn = trend.filter(pl.col("status") == "published")
+    assert (
+        drawn.height
+        and (drawn["numerator"] / drawn["denominator"] - drawn["value"]).abs().max() < 1e-12
+    )
+    curves = pl.read_csv(folder / "tables" / "figure_readmission.csv")
+    km = pl.read_csv(folder / "tables" / "readmission_kaplan_meier.csv")
+    followed = curves.filter(pl.col("part") == "at_risk", pl.col("status") == "published")
+    for r in followed.iter_rows(named=True):
+        cell = km.filter(
+            pl.col("program") == r["program"],
+            pl.col("measure") == f"readmission_by_{int(r['time'])}d",
+        )
+        assert cell["denominator"].to_list() in ([r["at_risk"]], []), r
+    steps = curves.filter(pl.col("part") == "step")
+    assert steps["estimate"].is_between(0, 1).all()
+    assert ((steps["estimate"] * 1000).round(6) % 1 == 0).all()  # 0.1 percentage point
+    assert set(pl.read_csv(folder / "tables" / "figure_adherence.csv").columns) == {
+        "program",
+        "week",
+        "attendance_rate",
+        "mean_weekly_hours",
+        "status",
+    }
 
 
 def test_small_counts_never_reach_the_report(write_dataset, tmp_path):
@@ -170,11 +218,13 @@ def test_small_counts_never_reach_the_report(write_dataset, tmp_path):
     small = [c for c in parsed.cells if re.fullmatch(r"\s*([1-9]|10)\s*", c)]
     assert small == []
     assert "<11" in parsed.cells
+    counts = ("value", "numerator", "denominator", "at_risk")  # weeks and days are not counts
     csv_cells = [
-        cell
+        row[column]
         for path in (html.parent / "tables").glob("*.csv")
-        for row in csv.reader(path.open(encoding="utf-8"))
-        for cell in row
+        for row in csv.DictReader(path.open(encoding="utf-8"))
+        for column in counts
+        if column in row
     ]
     assert csv_cells and not [c for c in csv_cells if re.fullmatch(r"\s*([1-9]|10)\s*", c)]
 

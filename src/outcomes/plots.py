@@ -158,8 +158,14 @@ def _finish(fig: Figure, notes: Sequence[str | None] = (), fontsize: float = 7.5
 
 
 def _sort_bands(frame: pl.DataFrame) -> pl.DataFrame:
-    """Sort by program, then length band in :data:`LENGTH_BANDS` order (unknown bands last)."""
+    """Sort by program in the tables' order, then length band in :data:`LENGTH_BANDS` order
+    (unknown bands last)."""
     by = [c for c in ("program_type", "length_band") if c in frame.columns]
+    if by == ["program_type"]:
+        rank = pl.col("program_type").replace_strict(
+            _program_rank(), default=99, return_dtype=pl.Int64
+        )
+        return frame.sort(rank, pl.col("program_type"))
     if by != ["program_type", "length_band"]:
         return frame.sort(by) if by else frame
     rank = pl.DataFrame(
@@ -169,9 +175,20 @@ def _sort_bands(frame: pl.DataFrame) -> pl.DataFrame:
     )
     return (
         frame.join(rank, on=by, how="left", maintain_order="left")
-        .sort(["program_type", "__rank", "length_band"], nulls_last=True)
-        .drop("__rank")
+        .with_columns(
+            pl.col("program_type")
+            .replace_strict(_program_rank(), default=99, return_dtype=pl.Int64)
+            .alias("__program")
+        )
+        .sort(["__program", "program_type", "__rank", "length_band"], nulls_last=True)
+        .drop("__rank", "__program")
     )
+
+
+def _program_rank() -> dict[str, int]:
+    from outcomes.publish import PROGRAM_ORDER
+
+    return {p: i for i, p in enumerate(PROGRAM_ORDER)}
 
 
 def _split_drawn(rows: pl.DataFrame, by: Sequence[str], threshold: int):
@@ -187,7 +204,24 @@ def _split_drawn(rows: pl.DataFrame, by: Sequence[str], threshold: int):
 
 
 def _label(row: dict, by: Sequence[str]) -> str:
-    return " ".join(str(row[c]) for c in by)
+    return " ".join(program_label(row[c]) if c == "program_type" else str(row[c]) for c in by)
+
+
+def program_label(program) -> str:
+    """A program as the tables name it (``iop`` -> ``IOP``, ``residential`` ->
+    ``Residential``; anything else as it is)."""
+    from outcomes.publish import PROGRAM_LABELS
+
+    return PROGRAM_LABELS.get(str(program), str(program))
+
+
+def _in_program_order(programs) -> list:
+    """Programs in the tables' order (IOP, residential, PHP, outpatient, detox, all), others
+    after them by name."""
+    from outcomes.publish import PROGRAM_ORDER
+
+    rank = {p: i for i, p in enumerate(PROGRAM_ORDER)}
+    return sorted(programs, key=lambda p: (rank.get(p, len(rank)), str(p)))
 
 
 def coarsen_steps(
@@ -196,6 +230,7 @@ def coarsen_steps(
     n_event: Sequence[int],
     n_risk: Sequence[int],
     threshold: int = DEFAULT_THRESHOLD,
+    anchors: Sequence[float] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """The steps of a Kaplan-Meier (or cumulative incidence) curve that may be drawn.
 
@@ -214,6 +249,11 @@ def coarsen_steps(
         :func:`outcomes.survival.cumulative_incidence`).
     threshold : int
         Fewest events a drawn step may rest on, and fewest at risk for the curve to go on.
+    anchors : sequence of float
+        Times whose cumulative events are published elsewhere (the horizons of the
+        Kaplan-Meier table). Between a drawn step and the next anchor lie either no event or
+        at least ``threshold``: a step that would sit fewer events before an anchor is not
+        drawn (its events join the anchor's), and events after an anchor count afresh.
 
     Returns
     -------
@@ -241,13 +281,29 @@ def coarsen_steps(
     d = np.asarray(n_event, dtype=np.int64)[order]
     small = np.flatnonzero(np.asarray(n_risk, dtype=np.int64)[order] < threshold)
     stop = int(small[0]) if small.size else t.size
+    cumulative = np.cumsum(d)
+    marks = sorted(float(a) for a in anchors)
     steps: list[int] = []
-    pending = 0
+    last = 0  # cumulative events at the last point a reader knows: a drawn step or an anchor
+    last_is_step = False
+
+    def reach_anchor(h: float) -> None:
+        nonlocal last, last_is_step
+        at_anchor = int(d[t <= h].sum())
+        if last_is_step and 0 < at_anchor - last < threshold:
+            steps.pop()  # too few events between it and the anchor: its events join the anchor
+        last, last_is_step = at_anchor, False
+
+    k = 0
     for i in range(stop):
-        pending += int(d[i])
-        if pending >= threshold:
+        while k < len(marks) and marks[k] < t[i]:
+            reach_anchor(marks[k])
+            k += 1
+        if cumulative[i] - last >= threshold:
             steps.append(i)
-            pending = 0
+            last, last_is_step = int(cumulative[i]), True
+    for h in marks[k:]:
+        reach_anchor(h)
     return t[steps], s[steps]
 
 
@@ -316,6 +372,97 @@ def rate_chart(
     return fig
 
 
+def km_steps(
+    curve: pl.DataFrame,
+    by: str = "program_type",
+    threshold: int = DEFAULT_THRESHOLD,
+    ticks: tuple[int, ...] = (0, 30, 90, 180, 365),
+    failure: bool = True,
+    *,
+    round_at_risk: int = 5,
+    anchors: Sequence[float] = (),
+) -> pl.DataFrame:
+    """What a Kaplan-Meier chart draws, as a tidy frame: the coarsened steps of each curve
+    and the numbers at risk of its risk table, as printed.
+
+    Parameters
+    ----------
+    curve : polars.DataFrame
+        :func:`outcomes.survival.kaplan_meier` output grouped by ``by`` (columns ``time``,
+        ``n_risk``, ``n_event``, ``estimate``).
+    threshold, ticks, failure, round_at_risk :
+        As in :func:`km_chart`.
+    anchors : sequence of float
+        Times whose cumulative events are published in a table (:func:`coarsen_steps`).
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per drawn point or printed number: ``by`` (the group), ``part`` (``step``: a
+        point of the curve, the start at day 0 included; ``end``: where the curve stops, the
+        last time with ``threshold`` or more at risk, drawn level with the last step;
+        ``at_risk``: a number of the risk table), ``time`` (days since discharge),
+        ``estimate`` (share readmitted by then, or not readmitted with ``failure=False``,
+        rounded to 0.1 percentage point, as drawn; empty for ``at_risk`` rows), ``at_risk``
+        (the number printed, rounded to ``round_at_risk``; empty where a dash is printed)
+        and ``status`` (``published``, or ``small_count`` where fewer than ``threshold``
+        remain and a dash is printed).
+
+    Examples
+    --------
+    Worked by hand (see :func:`coarsen_steps`): 100 at risk, events 3, 4, 5, 2, 9 at days
+    1-5: steps of at least 11 events at days 3 (12% readmitted) and 5 (23%).
+
+    >>> import polars as pl
+    >>> km = pl.DataFrame({"time": [1.0, 2, 3, 4, 5], "n_risk": [100, 97, 93, 88, 86],
+    ...                    "n_event": [3, 4, 5, 2, 9], "estimate": [.97, .93, .88, .86, .77]})
+    >>> km_steps(km, ticks=(0,)).select("part", "time", "estimate", "at_risk").rows()
+    [('step', 0.0, 0.0, None), ('step', 3.0, 0.12, None), ('step', 5.0, 0.23, None), \
+('at_risk', 0.0, None, 100)]
+    """
+    if by not in curve.columns:
+        curve = curve.with_columns(pl.lit("all").alias(by))
+    rows: list[tuple] = []
+    for g in curve[by].unique().sort().to_list():
+        part = curve.filter(pl.col(by) == g).sort("time")
+        t, s = coarsen_steps(
+            part["time"], part["estimate"], part["n_event"], part["n_risk"], threshold, anchors
+        )
+        if t.size:
+            shown = np.round(1 - s if failure else s, 3)
+            start = 0.0 if failure else 1.0
+            rows.append((g, "step", 0.0, start, None, "published"))
+            rows += [
+                (g, "step", float(ti), float(y), None, "published")
+                for ti, y in zip(t, shown, strict=True)
+            ]
+            followed = part.filter(pl.col("n_risk") >= threshold)["time"]
+            cut = part.filter(pl.col("n_risk") < threshold)["time"]
+            end = followed.filter(followed < cut.min()).max() if cut.len() else followed.max()
+            if end is not None and end > t[-1]:
+                rows.append((g, "end", float(end), float(shown[-1]), None, "published"))
+        times, n_risk = part["time"].to_numpy(), part["n_risk"].to_numpy()
+        for tick in ticks:
+            after = np.flatnonzero(times >= tick)
+            n = int(n_risk[after[0]]) if after.size else 0
+            text = _round_at_risk(n, threshold, round_at_risk)
+            shown_n = None if text == _NOT_AT_RISK else int(text)
+            status = "small_count" if shown_n is None else "published"
+            rows.append((g, "at_risk", float(tick), None, shown_n, status))
+    return pl.DataFrame(
+        rows,
+        schema={
+            by: curve.schema[by],
+            "part": pl.String,
+            "time": pl.Float64,
+            "estimate": pl.Float64,
+            "at_risk": pl.Int64,
+            "status": pl.String,
+        },
+        orient="row",
+    )
+
+
 def km_chart(
     curve: pl.DataFrame,
     by: str = "program_type",
@@ -325,8 +472,10 @@ def km_chart(
     title: str = "Readmission after discharge",
     *,
     round_at_risk: int = 5,
+    anchors: Sequence[float] = (),
 ) -> Figure:
-    """Kaplan-Meier curves by group in percent, with a table of numbers at risk under them.
+    """Kaplan-Meier curves by group in percent, with a table of numbers at risk under them,
+    drawn from :func:`km_steps` (what the chart shows, as data).
 
     Parameters
     ----------
@@ -346,6 +495,8 @@ def km_chart(
         the exact number at day 0 less the exact discharge count would reveal deaths. Numbers
         below ``threshold`` show as a dash, and no number below ``threshold`` is printed (11
         and 12 round up to 15).
+    anchors : sequence of float
+        Times whose cumulative events a table publishes (:func:`coarsen_steps`).
 
     Returns
     -------
@@ -354,9 +505,45 @@ def km_chart(
         (``axes[1]``: one row per group, labelled in the group's colour, the numbers centred
         under the x ticks).
     """
-    if by not in curve.columns:
-        curve = curve.with_columns(pl.lit("all").alias(by))
-    groups = curve[by].unique().sort().to_list()
+    data = km_steps(
+        curve,
+        by,
+        threshold,
+        ticks,
+        failure,
+        round_at_risk=round_at_risk,
+        anchors=anchors,
+    )
+    rounding = f" rounded to the nearest {round_at_risk}" if round_at_risk > 1 else ""
+    note = (
+        f"Curves move in steps of at least {threshold} events and stop where fewer than "
+        f"{threshold} remain at risk. Numbers at risk{rounding} "
+        f"({_NOT_AT_RISK}:\u00a0fewer\u00a0than\u00a0{threshold})."
+    )
+    return km_draw(data, by, ticks, failure, title, threshold=threshold, note=note)
+
+
+def km_draw(
+    data: pl.DataFrame,
+    by: str = "program_type",
+    ticks: tuple[int, ...] = (0, 30, 90, 180, 365),
+    failure: bool = True,
+    title: str = "Readmission after discharge",
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    note: str = "",
+    risk_title: str = "Number at risk",
+) -> Figure:
+    """Draw curves and a risk table from a frame shaped as :func:`km_steps` output.
+
+    ``data`` has ``by, part, time, estimate, at_risk``: ``step`` rows are drawn as each
+    group's curve (a group without them is named in the note), ``at_risk`` rows printed
+    under the curves at their ``time`` (a dash where ``at_risk`` is empty). ``note`` says
+    how the curves and numbers were made (:func:`km_chart` states its coarsening and
+    rounding); ``risk_title`` heads the risk table; ``threshold`` is the fewest events a
+    step rests on, for the note on a group not drawn.
+    """
+    groups = _in_program_order(data[by].unique().to_list())
     fig, (ax, table_ax) = plt.subplots(
         2,
         1,
@@ -366,17 +553,17 @@ def km_chart(
     )
     left_out = []
     for g in groups:
-        part = curve.filter(pl.col(by) == g).sort("time")
-        t, s = coarsen_steps(
-            part["time"], part["estimate"], part["n_event"], part["n_risk"], threshold
-        )
-        if not t.size:
-            left_out.append((str(g), f"fewer than {threshold} events to draw a step"))
+        steps = data.filter(pl.col(by) == g, pl.col("part").is_in(["step", "end"])).sort("time")
+        if not steps.height:
+            left_out.append((program_label(g), f"fewer than {threshold} events to draw a step"))
             continue
-        t = np.concatenate([[0.0], t])
-        s = np.concatenate([[1.0], s])
         ax.step(
-            t, 100 * (1 - s if failure else s), where="post", color=colour(g), label=str(g), lw=2
+            steps["time"].to_numpy(),
+            100 * steps["estimate"].to_numpy(),
+            where="post",
+            color=colour(g),
+            label=program_label(g),
+            lw=2,
         )
     ax.set_ylabel("cumulative readmission" if failure else "not readmitted")
     _percent_axis(ax, "y")
@@ -392,36 +579,26 @@ def km_chart(
 
     rows = list(reversed(groups))  # first group on top
     for i, g in enumerate(rows):
-        part = curve.filter(pl.col(by) == g).sort("time")
-        times, n_risk = part["time"].to_numpy(), part["n_risk"].to_numpy()
-        for tick in ticks:
-            after = np.flatnonzero(times >= tick)
-            n = int(n_risk[after[0]]) if after.size else 0
+        printed = data.filter(pl.col(by) == g, pl.col("part") == "at_risk")
+        for tick, n in printed.select("time", "at_risk").iter_rows():
             table_ax.text(
                 tick,
                 i,
-                _round_at_risk(n, threshold, round_at_risk),
+                _NOT_AT_RISK if n is None else str(n),
                 ha="center",
                 va="center",
                 fontsize=8,
             )
     table_ax.set_ylim(-0.5, len(rows) - 0.5)
-    table_ax.set_yticks(range(len(rows)), [str(g) for g in rows])
+    table_ax.set_yticks(range(len(rows)), [program_label(g) for g in rows])
     for label, g in zip(table_ax.get_yticklabels(), rows, strict=True):
         label.set_color(colour(g))
         label.set_fontweight("bold")
     table_ax.tick_params(left=False, bottom=False, labelbottom=False, labelsize=9)
     for side in table_ax.spines:
         table_ax.spines[side].set_visible(False)
-    table_ax.set_title("Number at risk", loc="left", fontsize=9, pad=2)
-    rounding = f" rounded to the nearest {round_at_risk}" if round_at_risk > 1 else ""
-    notes = [
-        f"Curves move in steps of at least {threshold} events and stop where fewer than "
-        f"{threshold} remain at risk. Numbers at risk{rounding} "
-        f"({_NOT_AT_RISK}:\u00a0fewer\u00a0than\u00a0{threshold}).",
-        _not_drawn_note(left_out),
-    ]
-    _finish(fig, notes)
+    table_ax.set_title(risk_title, loc="left", fontsize=9, pad=2)
+    _finish(fig, [note, _not_drawn_note(left_out)])
     return fig
 
 
@@ -540,19 +717,19 @@ def trend_chart(
     rows = rows.with_columns(pl.Series("__why", reasons, dtype=pl.String))
     fig, ax = plt.subplots(figsize=(7, 3.6))
     left_out = []
-    for program in rows["program_type"].unique().sort().to_list():
+    for program in _in_program_order(rows["program_type"].unique().to_list()):
         part = rows.filter(pl.col("program_type") == program)
         values = {r["period"]: r for r in part.iter_rows(named=True)}
         y = []
         for p in periods:
             r = values.get(p)
             if r is not None and r["__why"] is not None:
-                left_out.append((f"{program} {p}", r["__why"]))
+                left_out.append((f"{program_label(program)} {p}", r["__why"]))
             y.append(np.nan if r is None or r["__why"] is not None else r["value"] * 100)
-        ax.plot(periods, y, marker="o", color=colour(program), label=program)
+        ax.plot(periods, y, marker="o", color=colour(program), label=program_label(program))
     ax.set_ylabel("% of discharges")
     _percent_axis(ax, "y")
-    ax.legend(frameon=False, ncol=3, fontsize=8)
+    ax.legend(frameon=False, ncol=6, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     ax.grid(alpha=0.3)
     ax.set_title(metric.replace("_", " ").capitalize() + " by quarter")
     _finish(fig, [_not_drawn_note(left_out)])
@@ -579,25 +756,31 @@ def adherence_chart(table: pl.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> 
     attendance table averages each episode's attended / expected over its whole stay and is
     lower. Weeks with fewer than ``threshold`` episodes in treatment are not drawn (named in
     the note). The right panel sets IOP weekly hours against the ASAM 2.1 minimum of 9 hours.
+    A table with a ``status`` column instead of ``episodes`` (the published data of
+    :func:`outcomes.figures.adherence_data`) draws the weeks whose status is ``published``.
     """
-    shown = table.filter(pl.col("episodes") >= threshold)
-    hidden = table.filter(pl.col("episodes") < threshold)
+    if "status" in table.columns and "episodes" not in table.columns:
+        enough = pl.col("status") == "published"
+    else:
+        enough = pl.col("episodes") >= threshold
+    shown = table.filter(enough)
+    hidden = table.filter(~enough)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for program in shown["program_type"].unique().sort().to_list():
+    for program in _in_program_order(shown["program_type"].unique().to_list()):
         part = shown.filter(pl.col("program_type") == program)
         left.plot(
             part["week"],
             part["attendance_rate"] * 100,
             marker="o",
             color=colour(program),
-            label=program,
+            label=program_label(program),
         )
         right.plot(
             part["week"],
             part["mean_weekly_hours"],
             marker="o",
             color=colour(program),
-            label=program,
+            label=program_label(program),
         )
     right.axhline(9, ls="--", color="#555555", lw=1)
     right.text(
@@ -629,12 +812,13 @@ def adherence_chart(table: pl.DataFrame, threshold: int = DEFAULT_THRESHOLD) -> 
     )
     left_out = [
         (
-            f"{program} week{'s' if len(part) > 1 else ''} {_week_ranges(part['week'].to_list())}",
+            f"{program_label(program)} week{'s' if len(part) > 1 else ''} "
+            f"{_week_ranges(part['week'].to_list())}",
             f"fewer than {threshold} episodes in treatment",
         )
         for program, part in (
             (p, hidden.filter(pl.col("program_type") == p))
-            for p in hidden["program_type"].unique().sort().to_list()
+            for p in _in_program_order(hidden["program_type"].unique().to_list())
         )
     ]
     _finish(fig, [caption, _not_drawn_note(left_out)])
@@ -665,7 +849,7 @@ def reason_mix_chart(table: pl.DataFrame, *, threshold: int | None = None) -> Fi
         pl.col("metric").str.strip_prefix("discharge_reason_").alias("__reason"),
     )
     order = {reason: i for i, reason in enumerate(REASON_COLOURS)}
-    programs = rows["program_type"].unique().sort().to_list()
+    programs = _in_program_order(rows["program_type"].unique().to_list())
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(programs) + 1.6))
     present: set[str] = set()
     any_hidden = False
@@ -687,7 +871,7 @@ def reason_mix_chart(table: pl.DataFrame, *, threshold: int | None = None) -> Fi
             left += r["value"] * 100
         for why in dict.fromkeys(r["__why"] for r in hidden):
             names = [r["__reason"].replace("_", " ") for r in hidden if r["__why"] == why]
-            left_out.append((f"{program}: {', '.join(names)}", why))
+            left_out.append((f"{program_label(program)}: {', '.join(names)}", why))
         if hidden:
             any_hidden = True
             ax.barh(yi, 100 - left, left=left, color="#dddddd", hatch="//", edgecolor="#aaaaaa")
@@ -699,7 +883,7 @@ def reason_mix_chart(table: pl.DataFrame, *, threshold: int | None = None) -> Fi
         handles.append(
             Patch(facecolor="#dddddd", hatch="//", edgecolor="#aaaaaa", label="not published")
         )
-    ax.set_yticks(range(len(programs)), programs[::-1])
+    ax.set_yticks(range(len(programs)), [program_label(p) for p in programs[::-1]])
     _percent_axis(ax, "x")
     ax.set_xlabel("% of discharges")
     ax.set_title("How episodes ended")

@@ -269,6 +269,10 @@ def summary_tables(pub: Publication, period: str) -> PublishedGroup:
     tables = []
     for program in ("iop", "residential", "all programs"):
         part = cells.filter(pl.col("program") == program)
+        # a measure with nothing to count in every period (IOP hours for residential care,
+        # step-down after IOP) is left out rather than shown as a row of dashes
+        counted = part.filter(pl.col("status") != "none")["measure"].unique()
+        part = part.filter(pl.col("measure").is_in(counted.implode()))
         part = part.with_columns(display(part, pub.threshold))
         order = {m: i for i, m in enumerate(MEASURE_LABELS)}
         wide = (

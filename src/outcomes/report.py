@@ -474,11 +474,13 @@ class _PublishedTables(HTMLParser):
 
 def save_outputs(executed_notebook: str | Path, folder: str | Path) -> list[Path]:
     """Write every published table of an executed report notebook as CSV and every figure as
-    PNG into ``folder`` (``tables/<name>.csv``, ``figures/figure_<n>.png``).
+    PNG into ``folder`` (``tables/<name>.csv``, ``figures/<name>.png``).
 
     Only what the report shows is written: tables are the tidy protected cells behind each
     :class:`outcomes.publish.PublishedTable` (``value, ci_low, ci_high, numerator,
-    denominator, status``), figures the cells' PNG outputs.
+    denominator, status``); figures are the cells' PNG outputs, named after their
+    :class:`outcomes.figures.PublishedFigure` (``figure_<n>`` otherwise), and the data each
+    one draws is ``tables/figure_<name>.csv``.
     """
     import base64
     import csv
@@ -494,7 +496,8 @@ def save_outputs(executed_notebook: str | Path, folder: str | Path) -> list[Path
             data = output.get("data", {})
             if "image/png" in data:
                 n_fig += 1
-                path = folder / "figures" / f"figure_{n_fig}.png"
+                named = output.get("metadata", {}).get("image/png", {}).get("outcomes_figure")
+                path = folder / "figures" / f"{named or f'figure_{n_fig}'}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(base64.b64decode(data["image/png"]))
                 written.append(path)
