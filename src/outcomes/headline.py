@@ -112,9 +112,9 @@ def headline(
             "raw difference beside the one adjusted for case-mix."
         ),
         "",
-        f"Data through {pub.as_of}. Outcomes are those of the episodes discharged in each "
-        "period; percentages come with 95% intervals. Markers are explained under each table "
-        "and in the glossary at the end.",
+        "Outcomes are those of the episodes discharged in each period (data through the "
+        f"as-of date, {pub.as_of}); percentages come with 95% intervals. Markers are "
+        "explained under each table and in the glossary at the end.",
     ]
     if data_dir is not None and _is_sample(data_dir):
         lines += [
