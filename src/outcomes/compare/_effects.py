@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from outcomes._threads import single_blas_thread
-from outcomes.compare._mest import cluster_index, logistic, stacked_risks
+from outcomes.compare._mest import Logistic, cluster_index, logistic, stacked_risks
 from outcomes.compare._overlap import overlap_density, overlap_warnings, weight_diagnostics
 from outcomes.compare._weights import (
     EFFECT_COLUMNS,
@@ -66,9 +66,14 @@ def _client_bootstrap(cluster: np.ndarray, n_boot: int, seed: int) -> Iterator[n
 
 
 def _risks(y, t, x, estimand, trim, truncate, label, ps_start=None, out_start=None, g=None):
-    """Fit both models and stack the four methods' risks (with covariance when ``g``)."""
-    x1 = np.column_stack([np.ones(t.size), x])
-    ps = logistic(x1, t, f"the propensity model of {label}", ps_start)
+    """Fit both models and stack the four methods' risks (with covariance when ``g``, the
+    rows' cluster numbers). ``ps_start`` may be the fitted propensity model itself (a
+    :class:`Logistic` of these rows), which is then used as it is."""
+    if isinstance(ps_start, Logistic):
+        ps = ps_start
+    else:
+        x1 = np.column_stack([np.ones(t.size), x])
+        ps = logistic(x1, t, f"the propensity model of {label}", ps_start)
     keep, w, dw = weights(ps.p, t, estimand, True, trim, truncate)
     target = (keep if estimand == "ate" else keep & (t > 0)).astype(float)
     xo = _outcome_design(x, y)
@@ -76,8 +81,7 @@ def _risks(y, t, x, estimand, trim, truncate, label, ps_start=None, out_start=No
     if out_start is not None and out_start.size != z.shape[1]:
         out_start = None
     out = logistic(z, y, f"the outcome model of {label}", out_start)
-    cluster = None if g is None else cluster_index(g)
-    risks = stacked_risks(y, t, x, ps, out, w, dw, target, cluster, x_outcome=xo)
+    risks = stacked_risks(y, t, x, ps, out, w, dw, target, g, x_outcome=xo)
     return risks, ps, out, keep
 
 
@@ -110,13 +114,13 @@ def binary_effects(
     episodes of ``ps``: ``<name>_risk_difference`` (and ``_risk_ratio``) by each of
     :data:`METHODS`; analytic intervals from the stacked sandwich (``n_boot`` 0), or client-
     bootstrap percentile intervals for the adjusted methods (``n_boot`` resamples, each
-    refitting both models from the full-sample estimates)."""
+    refitting both models from the full-sample estimates). ``cluster``: each row's cluster
+    number (:func:`~outcomes.compare._mest.cluster_index`)."""
     t = ps.data["treated"].to_numpy().astype(float)
     x = ps.design.to_numpy().astype(float)
     label = f"{ps.treatment} against {ps.control} ({name})"
-    start = ps.model.coef if ps.model is not None else None
     risks, fit_ps, fit_out, keep = _risks(
-        y, t, x, estimand, trim, truncate, label, start, g=cluster
+        y, t, x, estimand, trim, truncate, label, ps.model, g=cluster
     )
     z = z_value(conf_level)
     contrasts = [("risk_difference", False)] + ([("risk_ratio", True)] if ratio else [])
@@ -243,7 +247,7 @@ def completion_effects(
             y,
             "completion",
             estimand,
-            ps.data[cluster].to_numpy(),
+            cluster_index(ps.data[cluster]),
             conf_level,
             trim,
             truncate,
@@ -424,7 +428,7 @@ def _risk_difference_at(
             y,
             f"readmission by {h} days",
             estimand,
-            cohort.data[cluster].to_numpy(),
+            cluster_index(cohort.data[cluster]),
             conf_level,
             trim,
             truncate,

@@ -90,8 +90,14 @@ def logistic(x: np.ndarray, y: np.ndarray, model: str, start: np.ndarray | None 
     )
 
 
-def cluster_index(groups: np.ndarray) -> np.ndarray:
-    """0-based cluster number of each row (rows of one client share one)."""
+def cluster_index(groups) -> np.ndarray:
+    """0-based cluster number of each row (rows of one client share one), from an array or
+    a polars Series of keys (text keys are coded by polars, without sorting Python
+    strings)."""
+    import polars as pl
+
+    if isinstance(groups, pl.Series):
+        return (groups.rank("dense").to_numpy() - 1).astype(np.int64)
     return np.unique(groups, return_inverse=True)[1]
 
 
@@ -103,13 +109,13 @@ def sandwich(psi: np.ndarray, jacobian: np.ndarray, cluster: np.ndarray) -> np.n
     number. ``B = G/(G-1) sum_g U_g U_g'`` with ``U_g`` the sum of ``psi`` over cluster ``g``
     (the small-sample factor of R's ``sandwich::vcovCL``, ``cadjust = TRUE``).
     """
-    order = np.argsort(cluster, kind="stable")
-    sorted_cluster = cluster[order]
-    starts = np.flatnonzero(np.r_[True, sorted_cluster[1:] != sorted_cluster[:-1]])
-    u = np.add.reduceat(psi[order], starts, axis=0)
-    n_clusters = starts.size
+    n_clusters = int(cluster.max()) + 1
     if n_clusters < 2:
         raise EstimationError("the sandwich variance needs at least two clients")
+    # per-cluster sums, one column at a time (no n x k copy, no sort)
+    u = np.column_stack(
+        [np.bincount(cluster, weights=psi[:, j], minlength=n_clusters) for j in range(psi.shape[1])]
+    )
     meat = u.T @ u * (n_clusters / (n_clusters - 1))
     bread = np.linalg.inv(jacobian)
     return bread @ meat @ bread.T
