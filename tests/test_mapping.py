@@ -833,3 +833,34 @@ def test_tables_on_sheets_of_one_workbook(tmp_path):
         (a, 3, 0),
     ]
     assert [r[0] for r in ds.accounting.iter_rows()] == [e, a]
+
+
+def test_a_messy_foreign_export_plants_what_it_says(tmp_path, capsys):
+    """synth --messy --style foreign: with its mapping, the loader finds exactly the planted
+    mistakes (an unknown level of care and status, an ISO date among US ones, a key clash,
+    sessions of no episode), the rows exported twice, and the follow-on exclusions, which
+    validate counts under their root causes."""
+    from outcomes import synth
+    from outcomes.cli import main
+    from outcomes.quality import root_causes
+
+    out = tmp_path / "fm"
+    args = ["synth", "--clients", "600", "--seed", "9", "--out", str(out)]
+    assert main([*args, "--messy", "--style", "foreign"]) == 0
+    assert capsys.readouterr().out.endswith(f"to {out / 'mapping.toml'}\n")
+    ds = outcomes.load(out, mapping=out / "mapping.toml", on_error="exclude")
+    got = {(r[0], r[1]): r[2] for r in ds.issues.group_by("file", "rule").len().iter_rows()}
+    files = {"enrollments": "Episodes.xlsx", "attendance": "Sessions.csv"}
+    for table, planted in synth.FOREIGN_MESSY_PLANTED.items():
+        for rule, rows in planted:
+            assert got.pop((files[table], rule)) == rows, (table, rule)
+    for table, file in {**files, "followups": "FollowUps.csv"}.items():
+        assert got.pop((file, "exact_duplicate")) == synth.FOREIGN_TWICE[table]
+    assert set(got) <= {("Sessions.csv", "episode_excluded"), ("FollowUps.csv", "episode_excluded")}
+    assert root_causes(ds)["dependent_rows"].sum() == sum(got.values())
+    for r in ds.accounting.iter_rows(named=True):
+        assert r["rows_read"] == r["rows_kept"] + r["rows_excluded"]
+    unmapped = ds.issues.filter(pl.col("rule") == "unmapped_value")["value"].to_list()
+    assert sorted(unmapped) == ["ASAM 0.5", "Late"]
+    assert main(["validate", str(out), "--mapping", str(out / "mapping.toml")]) == 1
+    assert main([*args, "--style", "foreign", "--format", "parquet"]) == 2

@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
         default="contract",
         help="contract (default): the files of the data contract; foreign: shaped like a "
         "provider system's own export (a workbook, a cp1252 CSV, its own names, labels and "
-        "US dates, rows written twice), with the mapping.toml that loads it",
+        "US dates, rows written twice), with the mapping.toml that loads it (with --messy, "
+        "mistakes in the export's own terms too)",
     )
     p.set_defaults(handler=_synth)
 
@@ -329,9 +330,9 @@ def _synth(args: argparse.Namespace) -> int:
         raise OutcomesError("--clients must be at least 1")
     if args.end < args.start:
         raise OutcomesError("--end must not be before --start")
-    if args.style == "foreign" and (args.messy or args.format != "csv"):
+    if args.style == "foreign" and args.format != "csv":
         raise OutcomesError(
-            "--style foreign writes its own formats and glitches; drop --messy and --format"
+            "--style foreign writes its own formats (a workbook, CSVs); drop --format"
         )
     ds = synth.generate(args.clients, seed=args.seed, start=args.start, end=args.end)
     synth.write(ds, args.out, fmt=args.format, messy=args.messy, seed=args.seed, style=args.style)

@@ -72,7 +72,12 @@ reason), and no session, follow-up or admission comes later.
 
 from __future__ import annotations
 
-from outcomes.synth._foreign import FOREIGN_TWICE, foreign_mapping, write_foreign
+from outcomes.synth._foreign import (
+    FOREIGN_MESSY_PLANTED,
+    FOREIGN_TWICE,
+    foreign_mapping,
+    write_foreign,
+)
 from outcomes.synth._generate import MESSY_PLANTED, generate, mess_up, write
 from outcomes.synth._model import (
     Effects,
@@ -83,6 +88,7 @@ from outcomes.synth._model import (
 )
 
 __all__ = [
+    "FOREIGN_MESSY_PLANTED",
     "FOREIGN_TWICE",
     "MESSY_PLANTED",
     "Effects",

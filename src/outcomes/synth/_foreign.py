@@ -154,7 +154,52 @@ def foreign_mapping() -> str:
     return "\n".join(lines)
 
 
-def write_foreign(ds: Dataset, out_dir: str | Path, seed: int = 0) -> Path:
+#: What ``messy=True`` plants on top of the foreign shape: file -> (rule, rows with it), as
+#: ``outcomes validate --mapping`` reports them (follow-on exclusions aside).
+FOREIGN_MESSY_PLANTED = {
+    "enrollments": (("unmapped_value", 1), ("type", 1), ("duplicate_episode_id", 2)),
+    "attendance": (("unknown_episode", 2), ("unmapped_value", 1)),
+}
+
+
+def _mess_foreign(
+    frames: dict[str, pl.DataFrame], rng: np.random.Generator
+) -> dict[str, pl.DataFrame]:
+    """The mistakes of :data:`FOREIGN_MESSY_PLANTED`, in the export's own terms: a level of
+    care the mapping does not know, an ISO date among American ones, an episode exported twice
+    with another client number, sessions of an episode that does not exist, an unknown status."""
+    names = FOREIGN_COLUMNS["enrollments"]
+    enr = frames["enrollments"]
+    idx = pl.int_range(pl.len())
+    closed = enr.with_row_index("__i").filter(pl.col(names["discharge_date"]).is_not_null())
+    picks = rng.choice(closed["__i"].to_numpy(), 3, replace=False).tolist()
+    admit = pl.col(names["admit_date"])
+    iso = admit.str.slice(6, 4) + "-" + admit.str.slice(0, 2) + "-" + admit.str.slice(3, 2)
+    enr = enr.with_columns(
+        pl.when(idx == picks[0])
+        .then(pl.lit("ASAM 0.5"))
+        .otherwise(pl.col(names["program_type"]))
+        .alias(names["program_type"]),
+        pl.when(idx == picks[1]).then(iso).otherwise(admit).alias(names["admit_date"]),
+    )
+    twice = enr[picks[2] : picks[2] + 1].with_columns(pl.col(names["client_id"]) + "0")
+    enr = pl.concat([enr, twice])
+    episode, status = (FOREIGN_COLUMNS["attendance"][c] for c in ("episode_id", "status"))
+    att = frames["attendance"]
+    touched = enr[picks][names["episode_id"]].implode()
+    free = att.with_row_index("__i").filter(~pl.col(episode).is_in(touched))["__i"].to_numpy()
+    rows = rng.choice(free, 3, replace=False).tolist()
+    att = att.with_columns(
+        pl.when(idx.is_in(rows[:2]))
+        .then(pl.lit("E99999999"))
+        .otherwise(pl.col(episode))
+        .alias(episode),
+        pl.when(idx == rows[2]).then(pl.lit("Late")).otherwise(pl.col(status)).alias(status),
+    )
+    return {**frames, "enrollments": enr, "attendance": att}
+
+
+def write_foreign(ds: Dataset, out_dir: str | Path, seed: int = 0, messy: bool = False) -> Path:
     """Write ``ds`` as a provider system would export it, and the mapping that undoes it.
 
     Files: ``Episodes.xlsx`` (a workbook with a "Read me" sheet and the episodes on sheet
@@ -163,16 +208,26 @@ def write_foreign(ds: Dataset, out_dir: str | Path, seed: int = 0) -> Path:
     (UTF-8 with a byte-order mark, as Excel's "CSV UTF-8" writes it, Yes/No answers), some rows
     of each written twice (:data:`FOREIGN_TWICE`, drawn with ``seed``), and ``mapping.toml``.
     ``outcomes.load(out_dir, mapping=out_dir / "mapping.toml")`` gives the dataset the
-    contract-shaped export of ``ds`` gives. Returns the folder.
+    contract-shaped export of ``ds`` gives. With ``messy``, the export also carries the
+    mistakes of :data:`FOREIGN_MESSY_PLANTED`, for ``outcomes validate --mapping`` to find.
+    Returns the folder.
     """
     rng = np.random.default_rng(seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    frames = {"enrollments": ds.enrollments, "attendance": ds.attendance, "followups": ds.followups}
+    frames = {
+        name: _foreign_frame(frame, name)
+        for name, frame in (
+            ("enrollments", ds.enrollments),
+            ("attendance", ds.attendance),
+            ("followups", ds.followups),
+        )
+        if frame is not None
+    }
+    if messy:
+        frames = _mess_foreign(frames, rng)
     for name, frame in frames.items():
-        if frame is None:
-            continue
-        export = _twice(_foreign_frame(frame, name), FOREIGN_TWICE[name], rng)
+        export = _twice(frame, FOREIGN_TWICE[name], rng)
         target = out / FOREIGN_FILES[name]
         if name == "enrollments":
             import xlsxwriter

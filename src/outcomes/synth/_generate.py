@@ -404,21 +404,19 @@ def write(
     have (see :func:`mess_up`), so the loader's reporting can be seen at work. With
     ``style="foreign"``, the export is shaped like a provider system's own (a workbook, a
     cp1252 CSV, its own names, labels and dates, rows written twice) and comes with its
-    ``mapping.toml`` (see :func:`outcomes.synth.write_foreign`). Returns the folder.
+    ``mapping.toml`` (see :func:`outcomes.synth.write_foreign`; with ``messy``, mistakes in the
+    export's own terms). Returns the folder.
     """
     if fmt not in ("csv", "parquet"):
         raise ValueError(f'fmt must be "csv" or "parquet", not {fmt!r}')
     if style not in ("contract", "foreign"):
         raise ValueError(f'style must be "contract" or "foreign", not {style!r}')
     if style == "foreign":
-        if messy or fmt != "csv":
-            raise ValueError(
-                'style="foreign" writes its own formats and glitches; it takes neither '
-                'messy nor fmt="parquet"'
-            )
+        if fmt != "csv":
+            raise ValueError('style="foreign" writes its own formats; it takes no fmt="parquet"')
         from outcomes.synth._foreign import write_foreign
 
-        return write_foreign(ds, out_dir, seed=seed)
+        return write_foreign(ds, out_dir, seed=seed, messy=messy)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     frames = {n: getattr(ds, n) for n in ("enrollments", "attendance", "followups")}
