@@ -110,6 +110,17 @@ def load(
     >>> import outcomes
     >>> ds = outcomes.load("data/sample")  # doctest: +SKIP
     >>> ds.accounting  # doctest: +SKIP
+
+    An export in a provider system's own shape, read through its mapping:
+
+    >>> import tempfile
+    >>> from outcomes import synth
+    >>> out = synth.write(synth.generate(50, seed=1), tempfile.mkdtemp(), style="foreign")
+    >>> ds = outcomes.load(out, mapping=out / "mapping.toml")
+    >>> ds.accounting.select("file", "rows_read", "rows_kept", "rows_excluded").rows()[0]
+    ('Episodes.xlsx', 101, 100, 1)
+    >>> ds.issues["rule"].unique().to_list()
+    ['exact_duplicate']
     """
     if on_error not in ("raise", "exclude"):
         raise ValueError(f'on_error must be "raise" or "exclude", not {on_error!r}')
