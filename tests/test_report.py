@@ -175,6 +175,7 @@ def test_every_figure_publishes_the_data_it_draws(sample_report):
         "adherence",
         "discharge_reasons",
         "readmission",
+        "overlap",
     }
     assert {f"figure_{n}" for n in names} <= {p.stem for p in (folder / "tables").glob("*.csv")}
     trend = pl.read_csv(folder / "tables" / "figure_trend.csv")

@@ -187,9 +187,10 @@ def readmission_data(ds: Dataset, pub: Publication, period: str) -> pl.DataFrame
         coarsened steps of each curve (:func:`outcomes.plots.km_steps`: the share readmitted
         by that day, rounded to 0.1 percentage point, steps of at least ``threshold``
         readmissions and none fewer than ``threshold`` before a horizon of the readmission
-        table), an ``end`` row where the curve stops, level with its last step; ``at_risk`` rows are the episodes still followed at 30, 90, 180 and 365 days,
-        the protected cells of the readmission table (``at_risk`` empty and ``status`` the
-        cell's where it is not published; 0 past a program's last follow-up). The number at
+        table), an ``end`` row where the curve stops, level with its last step; ``at_risk``
+        rows are the episodes still followed at 30, 90, 180 and 365 days, the protected
+        cells of the readmission table (``at_risk`` empty and ``status`` the cell's where it
+        is not published; 0 past a program's last follow-up). The number at
         day 0 is not shown: it is the discharges less the deaths.
     """
     from outcomes.cohorts import discharged_in

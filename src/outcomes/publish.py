@@ -25,7 +25,6 @@ __all__ = [
     "PublishedGroup",
     "PublishedTable",
     "accounting_table",
-    "comparison_table",
     "completion_table",
     "discharge_reason_table",
     "issues_table",
@@ -428,21 +427,6 @@ def survival_table(pub: Publication, period: str, outcome: str = "readmission") 
         ),
         tidy=_tidy(cells),
     )
-
-
-def comparison_table(
-    pub: Publication,
-    ds: Dataset,
-    period: str,
-    treatment: str = "iop",
-    control: str = "residential",
-    n_boot: int = 0,
-) -> PublishedTable:
-    """The adjusted comparison's effect table alone
-    (:func:`outcomes.publish_comparison.comparison` has its overlap chart and diagnostics)."""
-    from outcomes.publish_comparison import comparison
-
-    return comparison(pub, ds, period, treatment, control, n_boot).table
 
 
 def _mark_counts(table: pl.DataFrame, count: str, threshold: int) -> pl.DataFrame:

@@ -8,14 +8,17 @@ overlap chart and the weight diagnostics the reader needs to trust them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import polars as pl
-from matplotlib.figure import Figure
 
 from outcomes.compare import Comparison
 from outcomes.dataset import Dataset
 from outcomes.publication import Publication, trailing_year
 from outcomes.publish import PROGRAM_LABELS, PublishedTable, _tidy
+
+if TYPE_CHECKING:
+    from outcomes.figures import PublishedFigure
 
 EFFECT_LABELS = {
     "completion_risk_difference": "Completion: difference (points)",
@@ -93,13 +96,24 @@ class PublishedComparison:
             )
         return text
 
-    def figure(self, treatment: str = "iop", control: str = "residential") -> Figure | None:
-        """The overlap chart (:func:`outcomes.plots.overlap_plot`), or None when withheld."""
+    def figure(
+        self, treatment: str = "iop", control: str = "residential"
+    ) -> PublishedFigure | None:
+        """The overlap chart (:func:`outcomes.plots.overlap_plot`) with the data it draws
+        (``program, ps, density, status``: a density, no counts), or None when withheld."""
+        from outcomes.figures import PublishedFigure
         from outcomes.plots import overlap_plot
 
         if self.overlap is None or self.overlap.is_empty():
             return None
-        return overlap_plot(self.overlap, treatment, control)
+        names = {"treated": treatment, "control": control}
+        data = self.overlap.select(
+            pl.col("group").replace_strict(names).alias("program"),
+            "ps",
+            "density",
+            pl.lit("published").alias("status"),
+        )
+        return PublishedFigure("overlap", overlap_plot(self.overlap, treatment, control), data)
 
 
 def comparison(

@@ -12,20 +12,15 @@ estimating equations, and the E-value as a sensitivity analysis.
 
 from __future__ import annotations
 
-from outcomes.compare._effects import (
-    HEADLINE_METHOD,
-    METHODS,
-    Comparison,
-    compare,
-    completion_effects,
-    readmission_effects,
-)
+from outcomes.compare._comparison import Comparison, compare
+from outcomes.compare._effects import HEADLINE_METHOD, METHODS, completion_effects
 from outcomes.compare._overlap import (
     DIAGNOSTIC_COLUMNS,
     overlap_density,
     overlap_warnings,
     weight_diagnostics,
 )
+from outcomes.compare._readmission import readmission_effects
 from outcomes.compare._weights import (
     BALANCE_COLUMNS,
     DEFAULT_COVARIATES,
