@@ -186,3 +186,14 @@ def test_readmission_effects_need_enough_episodes_with_and_without_a_readmission
         assert ("readmission_hazard_ratio" in rows["outcome"].to_list()) is kept
         assert "completion_risk_difference" in rows["outcome"].to_list()
         assert bool(notes) is not kept
+
+
+def test_a_trailing_year_the_data_do_not_fully_cover_is_labelled_so():
+    """Issue #10: an export starting 2026-01-01 has no discharge in 2025Q4, the first quarter
+    of 2026Q3's trailing year; the column says so instead of passing three quarters off as a
+    year. The sample export (from 2024) covers it."""
+    late = publication(generate(300, seed=1, start="2026-01-01"))
+    assert publish.summary_tables(late, "2026Q3").tables[0].table.columns[-1] == (
+        "Trailing year (2025Q4-2026Q3; data from 2026Q1 only)"
+    )
+    assert publish._partial_year(late, "2026Q4") == ""  # 2026Q1-2026Q4 is covered

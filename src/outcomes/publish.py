@@ -246,6 +246,18 @@ def _wide(cells, index, columns, labels, threshold) -> pl.DataFrame:
 # The report's tables.
 
 
+def _partial_year(pub: Publication, period: str) -> str:
+    """``"; data from 2026Q1 only"`` when the export's first discharge quarter falls inside
+    the trailing year of ``period`` (the year is then not fully covered), else ``""``."""
+    from outcomes.metrics import shift_quarter
+
+    first = min(pub.quarters) if pub.quarters else None
+    year = [shift_quarter(period, -k) for k in range(3, -1, -1)]
+    if first is None or first <= year[0]:
+        return ""
+    return f"; data from {first} only"
+
+
 def summary_tables(pub: Publication, period: str) -> PublishedGroup:
     """Key figures per program (IOP, residential, all programs): this quarter, the previous
     quarter and the trailing year, one small table each."""
@@ -255,7 +267,7 @@ def summary_tables(pub: Publication, period: str) -> PublishedGroup:
     columns = {
         period: f"This quarter ({period})",
         previous: f"Previous quarter ({previous})",
-        ty: f"Trailing year ({ty})",
+        ty: f"Trailing year ({ty}{_partial_year(pub, period)})",
     }
     cells = pl.concat(
         [
