@@ -46,6 +46,23 @@ def test_a_lone_small_count_gets_a_complementary_one():
     assert out.filter(pl.col("status") != "published")["denominator"].null_count() == 2
 
 
+def test_a_total_costs_less_to_withhold_than_a_program():
+    """Worked by hand: A = 5 (small), B = 12 and all programs = 17; A = 17 - 12, so B or the
+    total must go. Each is shown by one cell: at equal cost the smaller count (B) is
+    withheld; when the total's cell costs 0.8 (publication's weight for "all programs"), the
+    total is withheld and B, a program's own figure, stays."""
+    b = CellBuilder()
+    b.add("t", "2026Q1", "A", None, "discharges", "count", 5, den_rows=_rows(0, 5))
+    b.add("t", "2026Q1", "B", None, "discharges", "count", 12, den_rows=_rows(5, 17))
+    b.add("t", "2026Q1", "all programs", None, "discharges", "count", 17, den_rows=_rows(0, 17))
+    cells = b.build()
+    out = protect(cells, threshold=11)
+    assert (_status(out, "B"), _status(out, "all programs")) == ("complementary", "published")
+    out = protect(cells, threshold=11, priority=np.array([1.0, 1.0, 0.8]))
+    assert (_status(out, "B"), _status(out, "all programs")) == ("published", "complementary")
+    assert _status(out, "A") == "small_count"
+
+
 def test_a_small_complement_withholds_the_rate():
     """12 of 20 completed: both counts are at least 11, but 20 - 12 = 8 did not complete.
     The rate (which shows 12 and 20) is withheld; the discharge count alone is safe."""

@@ -565,9 +565,10 @@ def protect(
         The publication (:class:`CellBuilder` output).
     threshold : int
         Smallest count that may be shown.
-    priority : numpy.ndarray of bool, optional
-        Cells (rows of ``cells.frame``) to withhold only as a last resort: a set shown by one
-        of them costs ten times as much to withhold.
+    priority : numpy.ndarray of bool or float, optional
+        What withholding each cell (row of ``cells.frame``) costs: bool marks cells to
+        withhold only as a last resort (a set shown by one of them costs ten times as much);
+        floats give each cell's cost directly (default 1 for every cell).
     complementary : bool
         False: primary suppression only (what small-cell suppression alone gives; for
         showing what the audit protects against, never for publishing).
@@ -688,9 +689,14 @@ def _withhold_cost(
     frame: pl.DataFrame, n_sets: int, priority: np.ndarray | None = None
 ) -> np.ndarray:
     """How many published cells show each set (what withholding it costs), priority cells
-    counting ten."""
+    counting ten (or each cell its own cost, when ``priority`` holds floats)."""
     cost = np.zeros(n_sets)
-    weight = np.where(priority, 10.0, 1.0) if priority is not None else np.ones(frame.height)
+    if priority is None:
+        weight = np.ones(frame.height)
+    elif priority.dtype == bool:
+        weight = np.where(priority, 10.0, 1.0)
+    else:
+        weight = priority.astype(float)
     published = ((frame["status"] == "published") & (frame["kind"] != "statistic")).to_numpy()
     for col in ("num_set", "den_set"):
         ids = frame[col].to_numpy()

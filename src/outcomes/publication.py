@@ -69,6 +69,8 @@ ALL = "all programs"
 #: other measures first).
 PRIORITY_TABLES = ("summary", "comparison", "readmission_km")
 PRIORITY_MEASURES = ("discharges", "completion_rate")
+#: What withholding an "all programs" cell costs against a program's own (:func:`_priority`).
+ALL_PROGRAMS_COST = 0.8
 
 
 def trailing_year(period: str) -> str:
@@ -198,13 +200,13 @@ def publication(
 
 
 def _priority(frame: pl.DataFrame) -> np.ndarray:
-    return (
-        frame.select(
-            pl.col("table").is_in(PRIORITY_TABLES) | pl.col("measure").is_in(PRIORITY_MEASURES)
-        )
-        .to_series()
-        .to_numpy()
-    )
+    """What withholding each cell costs: 10 for the key figures, the comparison's groups,
+    the readmission estimates, and discharges and completion wherever they appear, else 1;
+    an "all programs" cell costs :data:`ALL_PROGRAMS_COST` of that (a reader loses less
+    when a total is withheld than when a program's own figure is)."""
+    key = pl.col("table").is_in(PRIORITY_TABLES) | pl.col("measure").is_in(PRIORITY_MEASURES)
+    total = pl.when(pl.col("program") == ALL).then(ALL_PROGRAMS_COST).otherwise(1.0)
+    return frame.select(pl.when(key).then(10.0).otherwise(1.0) * total).to_series().to_numpy()
 
 
 def _in_period(frame: pl.DataFrame, period: str) -> pl.DataFrame:
