@@ -94,8 +94,6 @@ def _zph(
     s: _Sorted,
     xs: np.ndarray,
     fit: _Evaluation,
-    time,
-    event,
     terms: list[list[int]],
     names: list[str],
 ) -> pl.DataFrame:
@@ -105,14 +103,21 @@ def _zph(
     subjects (centred over events); the score of those terms at zero, against the information
     of the expanded model, is chi-square with one degree of freedom per column.
     """
-    times, inv = np.unique(time, return_inverse=True)
-    d = np.bincount(inv, weights=event, minlength=times.size)
-    n = np.cumsum(np.bincount(inv, minlength=times.size)[::-1])[::-1]
-    km = np.cumprod(1 - d / n)
-    before = np.concatenate([[1.0], km])[np.searchsorted(times, time, side="left")]
-    g_subject = 1 - before
-    g_subject = g_subject - g_subject[event > 0].mean()
-    g = g_subject[s.order][s.block_start][s.has_event]  # g at each event time
+    # Kaplan-Meier of all subjects (strata ignored), at its event times
+    if s.strata[0] == s.strata[-1]:  # one stratum: the rows are in time order already
+        t_all, e_all = s.time, s.event
+    else:
+        by_time = np.argsort(s.time, kind="stable")
+        t_all, e_all = s.time[by_time], s.event[by_time]
+    t_event = t_all[e_all > 0]
+    first = np.flatnonzero(np.r_[True, t_event[1:] != t_event[:-1]])
+    times, d = t_event[first], np.diff(np.r_[first, t_event.size])
+    at_risk = t_all.size - np.searchsorted(t_all, times, side="left")
+    before = np.r_[1.0, np.cumprod(1 - d / at_risk)[:-1]]  # left-continuous
+    g_time = 1 - before
+    g_time = g_time - (d @ g_time) / d.sum()  # centred over events
+    # ... at each event time of the fit (per stratum)
+    g = g_time[np.searchsorted(times, s.time[s.block_start[s.event_blocks]])]
     p = xs.shape[1]
     u = np.concatenate([np.zeros(p), g @ time_scores(s, xs, fit)])
     imat = np.zeros((2 * p, 2 * p))
@@ -368,7 +373,7 @@ def cox(
     ).fill_nan(None)
     conc = _concordance(s.time, s.event, xs @ beta, s.strata, s.w)  # sorted already
     if ph_test:
-        zph = _zph(s, xs, fit, t, ev, terms, covariates)
+        zph = _zph(s, xs, fit, terms, covariates)
     else:
         zph = pl.DataFrame(schema=PH_SCHEMA)
         notes.append("The test of proportional hazards was not computed (ph_test=False).")
