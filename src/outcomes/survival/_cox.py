@@ -234,6 +234,10 @@ def _pairs_in_order(group: np.ndarray, first: np.ndarray, second: np.ndarray) ->
 
 def _ties_above(q: np.ndarray, u: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     """Sum of ``a_i b_j`` over the pairs with ``q_i == q_j`` and ``u_i < u_j``."""
+    shared = np.bincount(q)[q] > 1  # only rows whose q another row has
+    q, u, a, b = q[shared], u[shared], a[shared], b[shared]
+    if q.size == 0:
+        return 0.0
     order = np.argsort(q * (int(u.max(initial=0)) + 1) + u, kind="stable")
     q, u, a, b = q[order], u[order], a[order], b[order]
     before = np.cumsum(a) - a
