@@ -185,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="write effects, balance, diagnostics, E-values and notes (CSV and text) here",
     )
+    _mapping_option(p)
     p.set_defaults(handler=_compare)
 
     p = sub.add_parser("report", help="render the quarterly report (HTML, and PDF with Chromium)")
@@ -419,7 +420,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     say = Progress()
     say(f"loading {args.data}")
-    ds = load(args.data, on_error="exclude")
+    ds = load(args.data, on_error="exclude", mapping=args.mapping)
     as_of = as_date(args.as_of, ds.last_date)
     try:
         period, what = _compared_period(args.period, as_of)
