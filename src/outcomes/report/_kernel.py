@@ -1,0 +1,111 @@
+"""Running the notebook with papermill: one line per section, no kernel transport warning."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    pass
+from outcomes.report._params import ReportParams
+
+
+def _execute(
+    notebook: str | Path,
+    executed: Path,
+    params: ReportParams,
+    timeout: int,
+    say: Callable[[str], None],
+) -> None:
+    """Run the notebook with papermill into ``executed``: one progress line per ``## ``
+    section, the cells' stderr (warnings and the like) echoed live to this process's stderr."""
+    import papermill as pm
+    from papermill.engines import papermill_engines
+
+    papermill_engines.register(_ENGINE, _talkative_engine())
+    pm.execute_notebook(
+        str(notebook),
+        str(executed),
+        parameters=params.notebook_parameters(),
+        engine_name=_ENGINE,
+        kernel_name="python3",
+        cwd=str(Path(notebook).parent),
+        execution_timeout=timeout,
+        progress_bar=False,
+        stderr_file=sys.stderr,  # the log: the user sees the warnings; scrub() drops them
+        on_cell_start=_section_announcer(say),
+        **_quiet_kernel(),
+    )
+
+
+_ENGINE = "outcomes-report"
+
+
+def _talkative_engine():
+    """papermill's nbclient engine, calling ``on_cell_start(cells, index)`` before each cell."""
+    from papermill.engines import NBClientEngine
+
+    class TalkativeEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, on_cell_start=None, **kwargs):
+            if on_cell_start is not None:
+                cell_start = nb_man.cell_start
+
+                def announce_then_start(cell, cell_index=None, **kw):
+                    on_cell_start(nb_man.nb.cells, cell_index)
+                    return cell_start(cell, cell_index, **kw)
+
+                nb_man.cell_start = announce_then_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    return TalkativeEngine
+
+
+def _section_announcer(say: Callable[[str], None]) -> Callable[[list, int], None]:
+    """A cell-start callback that says which ``## `` section of the notebook runs now
+    (``running the notebook: Summary (cell 5/34)``), once per section."""
+    last: list[str] = []
+
+    def on_cell_start(cells, index) -> None:
+        section = "setting up"
+        for cell in cells[: (index or 0) + 1]:
+            first = (cell.source.strip().splitlines() or [""])[0]
+            if cell.cell_type == "markdown" and first.startswith("## "):
+                section = first[3:].strip()
+        if last[-1:] != [section]:
+            last.append(section)
+            say(f"running the notebook: {section} (cell {(index or 0) + 1}/{len(cells)})")
+
+    return on_cell_start
+
+
+def _quiet_kernel() -> dict[str, object]:
+    """Keyword arguments for papermill that keep ipykernel's "Kernel is running over TCP
+    without encryption" warning off the terminal.
+
+    ipykernel prints it (from the kernel process, whose stderr is ours) whenever its ZeroMQ
+    channels use TCP without CurveZMQ keys. The kernel binds to 127.0.0.1 only and lives as
+    long as this run, so nothing leaves the machine; still, a warning about plain-text
+    traffic alarms anyone handling 42 CFR Part 2 records. Where jupyter_client can provision
+    CurveZMQ keys (``KernelManager.transport_encryption``, jupyter_client >= 8.10, pyzmq with
+    libsodium, a kernelspec declaring ``supported_encryption: curve``), we simply encrypt,
+    and the warning has no reason to appear. Otherwise the kernel's own log is set to ERROR,
+    which silences that warning (and the kernel application's other warnings, never about
+    the report) while the cells' warnings still reach the log through their stderr.
+    """
+    import zmq
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.manager import KernelManager
+    from traitlets.config import Config
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+        declares_curve = "curve" in str(spec.metadata.get("supported_encryption", "")).lower()
+    except NoSuchKernel:
+        declares_curve = False
+    encryptable = "transport_encryption" in KernelManager.class_trait_names()
+    if declares_curve and encryptable and zmq.has("curve"):
+        return {"config": Config({"KernelManager": {"transport_encryption": "auto"}})}
+    return {"extra_arguments": ["--IPKernelApp.log_level=ERROR"]}
