@@ -66,7 +66,8 @@ class CoxResult:
     ph_test : polars.DataFrame
         Test of proportional hazards per covariate and ``GLOBAL``: ``term, chisq, df,
         p_value`` (R's ``cox.zph(fit)``, Kaplan-Meier time transform). A small p-value says
-        the covariate's hazard ratio changes over follow-up.
+        the covariate's hazard ratio changes over follow-up. Empty (same columns) when the
+        model was fitted with ``ph_test=False``.
     notes : tuple of str
         What the reader should know (variance used, rows dropped).
     """
