@@ -140,15 +140,18 @@ def _last_full_quarter(as_of: dt.date) -> str:
     return current if period_bounds(current)[1] <= as_of else shift_quarter(current, -1)
 
 
+def window_closed(days: int, as_of: dt.date) -> pl.Expr:
+    """Whether a discharge's ``days``-day window had ended by ``as_of``:
+    ``discharge_date + days <= as_of`` (the cohort of every windowed rate, METRICS.md)."""
+    return (pl.col("discharge_date") + pl.duration(days=days)) <= pl.lit(as_of)
+
+
 def _proportions(as_of: dt.date) -> dict[str, tuple[pl.Expr, pl.Expr]]:
     """(unit in the denominator, unit in the numerator) for every proportion metric.
 
     The expressions run on the discharge cohort (one row per discharged episode).
     """
-    window_over = {
-        w: (pl.col("discharge_date") + pl.duration(days=w)) <= pl.lit(as_of)
-        for w in {*STEP_DOWN_WINDOWS, *READMISSION_WINDOWS}
-    }
+    window_over = {w: window_closed(w, as_of) for w in {*STEP_DOWN_WINDOWS, *READMISSION_WINDOWS}}
     everyone = pl.col("episode_id").is_not_null()
     eligible_step = pl.col("program_type").is_in(["residential", "php"]) & pl.col(
         "discharge_reason"

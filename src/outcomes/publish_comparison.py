@@ -251,6 +251,7 @@ def _publishable_effects(
     to pinning a small count. Completion's counts are published cells already (the table is
     shown only when they are).
     """
+    from outcomes.compare._readmission import closed_cohort
     from outcomes.survival import readmission_data
 
     data = readmission_data(ep).filter(pl.col("program_type").is_in([treatment, control]))
@@ -258,10 +259,7 @@ def _publishable_effects(
     for outcome in effects["outcome"].unique().to_list():
         if outcome.startswith("readmission_risk_difference_"):
             h = int(outcome.removeprefix("readmission_risk_difference_").removesuffix("d"))
-            closed = data.filter(
-                pl.col("discharge_date") + pl.duration(days=h) <= pl.lit(pub.as_of)
-            ).with_columns((pl.col("event") & (pl.col("time") <= h)).alias("event"))
-            cohorts[outcome] = closed
+            cohorts[outcome] = closed_cohort(data, h, pub.as_of, "event")
     withheld, notes = [], []
     for outcome, cohort in cohorts.items():
         counts = cohort.group_by("program_type").agg(
@@ -280,9 +278,11 @@ def _publishable_effects(
 
 def _missing_horizon(outcome: str, ep: pl.DataFrame, ty: str, as_of) -> str:
     """Why a readmission horizon has no row: no window closed yet, or too few events."""
+    from outcomes.metrics import window_closed
+
     h = int(outcome.removeprefix("readmission_risk_difference_").removesuffix("d"))
     label = EFFECT_LABELS[outcome].split(":")[0]
-    closed = ep.filter(pl.col("discharge_date") + pl.duration(days=h) <= pl.lit(as_of)).height
+    closed = ep.filter(window_closed(h, as_of)).height
     if not closed:
         return (
             f"{label}: not yet observable, no discharge of {ty} had been followed {h} days by "

@@ -168,8 +168,7 @@ def _risk_difference_at(
     """Readmission within ``h`` days among discharges whose window has closed by ``as_of``
     (the crude rate's cohort, METRICS.md), by the four methods; no rows when that cohort has
     no readmission or no episode without one in a program."""
-    closed = data.filter(pl.col("discharge_date") + pl.duration(days=h) <= pl.lit(as_of))
-    closed = closed.with_columns((pl.col("event") & (pl.col("time") <= h)).alias("__readmitted"))
+    closed = closed_cohort(data, h, as_of, "__readmitted")
     try:
         cohort = propensity(closed, ps.treatment, ps.control, _covariates(ps))
         _need_both_outcomes(cohort, "__readmitted")
@@ -189,6 +188,16 @@ def _risk_difference_at(
             ratio=False,
         )
     return [(f"readmission_risk_difference_{h}d", *row[1:]) for row in rows]
+
+
+def closed_cohort(data: pl.DataFrame, h: int, as_of: dt.date, column: str) -> pl.DataFrame:
+    """The rows of :func:`outcomes.survival.readmission_data` whose ``h``-day window had
+    closed by ``as_of``, with ``column`` (bool): readmitted within ``h`` days."""
+    from outcomes.metrics import window_closed
+
+    return data.filter(window_closed(h, as_of)).with_columns(
+        (pl.col("event") & (pl.col("time") <= h)).alias(column)
+    )
 
 
 def _covariates(ps: Propensity) -> list[str]:
