@@ -90,5 +90,16 @@ def test_headline_says_when_a_number_is_withheld(sample_dir):
 
 def test_glossary_explains_every_abbreviation():
     text = glossary().data
-    for term in ("IOP", "PHP", "IPTW", "ATE", "E-value", "Trailing year", "(c)"):
+    for term in (
+        "IOP",
+        "PHP",
+        "IPTW",
+        "ATE",
+        "E-value",
+        "Trailing year",
+        "(c)",
+        "Propensity",
+        "Doubly robust (AIPW)",
+        "Effective sample",
+    ):
         assert term in text

@@ -152,6 +152,13 @@ GLOSSARY = {
     "IPTW": "Inverse probability of treatment weighting: weights each client by the inverse "
     "of the chance of the program they got, given their case-mix, so that both programs look "
     "alike on measured characteristics.",
+    "Propensity": "The estimated chance that a client is placed in IOP rather than "
+    "residential care, given their case-mix (a logistic model).",
+    "Doubly robust (AIPW)": "Augmented inverse probability weighting: the outcome model's "
+    "prediction corrected by the weighted differences between what happened and what it "
+    "predicted; right when either the propensity model or the outcome model is right. The "
+    "comparison's headline estimate.",
+    "Effective sample": "How many equally weighted episodes a weighted group is worth.",
     "ATE": "Average treatment effect: the difference if every client had been in IOP rather "
     "than residential care, averaged over both programs' clients.",
     "E-value": "How strongly an unmeasured factor would have to be tied to both program and "
