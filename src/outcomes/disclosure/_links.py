@@ -24,17 +24,16 @@ class _Links:
 
 def _links(cells: Cells, atoms: _Atoms, true: np.ndarray) -> _Links:
     m = atoms.matrix.tocsr()
+    m.sort_indices()
     n_sets = m.shape[0]
-    by_content = {m[i].indices.tobytes(): i for i in range(n_sets)}
+    row = [m.indices[m.indptr[i] : m.indptr[i + 1]] for i in range(n_sets)]  # sorted atoms
+    by_content = {r.tobytes(): i for i, r in enumerate(row)}
     partitions: set[tuple[int, tuple[int, ...]]] = set()
 
     def exact(total: int, parts: list[int]) -> bool:
-        got = np.zeros(m.shape[1])
-        for p in parts:
-            got[m[p].indices] += 1
-        want = np.zeros(m.shape[1])
-        want[m[total].indices] = 1
-        return bool(np.array_equal(got, want))
+        # the parts are disjoint and together hold the total's atoms, each exactly once
+        joined = np.sort(np.concatenate([row[p] for p in parts]))
+        return bool(np.array_equal(joined, row[total]))
 
     def add(total, parts):
         parts = tuple(sorted(p for p in parts if true[p] > 0))
@@ -96,14 +95,18 @@ def _links(cells: Cells, atoms: _Atoms, true: np.ndarray) -> _Links:
     group_of: dict[int, set[tuple]] = {}
     for (period, program, band, _), i in keys.items():
         group_of.setdefault(i, set()).add((period, program, band))
-    for c, d, both in zip(inter.row, inter.col, inter.data, strict=True):
-        if c == d or abs(both - true[c]) > 0.5 or true[d] - true[c] < 0.5:
-            continue
+    inside = (
+        (inter.row != inter.col)
+        & (np.abs(inter.data - true[inter.row]) <= 0.5)  # every episode of c is in d
+        & (true[inter.col] - true[inter.row] >= 0.5)  # and d has more
+    )
+    for c, d in zip(inter.row[inside], inter.col[inside], strict=True):
         if not group_of[c] & group_of[d]:
             continue  # parts of other groups: protected as cells of their own
-        diff = (m[d] - m[c]).tocsr()
-        diff.eliminate_zeros()
-        other = by_content.get(diff.indices.tobytes())
+        keep = np.ones(row[d].size, dtype=bool)
+        keep[np.searchsorted(row[d], row[c])] = False
+        diff = row[d][keep]  # d's atoms outside c, sorted
+        other = by_content.get(diff.tobytes())
         if other is not None:
             partitions.add((int(d), tuple(sorted((int(c), other)))))
             continue
@@ -111,7 +114,15 @@ def _links(cells: Cells, atoms: _Atoms, true: np.ndarray) -> _Links:
         nested.append((int(c), int(d), gap))
         gap_value.append(true[d] - true[c])
         gap_rows.append(diff)
-    gap_form = sparse.vstack(gap_rows).tocsr() if gap_rows else sparse.csr_matrix((0, m.shape[1]))
+    lengths = np.array([g.size for g in gap_rows], dtype=np.int64)
+    gap_form = sparse.csr_matrix(
+        (
+            np.ones(int(lengths.sum())),
+            np.concatenate(gap_rows) if gap_rows else np.zeros(0, dtype=np.int64),
+            np.concatenate([[0], np.cumsum(lengths)]),
+        ),
+        shape=(len(gap_rows), m.shape[1]),
+    )
     return _Links(sorted(partitions), nested, np.asarray(gap_value, dtype=float), gap_form)
 
 
