@@ -97,15 +97,15 @@ def protect(
             print(f"  disclosure: {text}", file=sys.stderr)
 
     forms = _forms(atoms, links, sensitive, n_sets)
+    audit: _Audit | None = None  # carried from round to round; rebuilt before it may pass
     for round_no in range(max_rounds if complementary else 0):
         shown = _apply_withheld(frame, withheld)
         exact = set(_exact_sets(shown).tolist())
         known = _propagate(links, exact)
         disclosed = [v for v in sensitive if v in known]
         if not disclosed:
-            audit = _Audit(atoms, np.array(sorted(exact), dtype=np.int64))
-            det, weights = audit.determined(forms)
-            disclosed = [v for v, d in zip(sensitive, det, strict=True) if d]
+            audit, found = _audit_round(audit, atoms, exact, forms)
+            disclosed = [sensitive[k] for k in found]
             say(f"round {round_no + 1}: row-space audit finds {len(disclosed)}")
             if not disclosed:
                 n_vars = n_sets + links.gap_value.size
@@ -125,14 +125,14 @@ def protect(
                             explain.append((v, choice, ("bounds",)))
                 continue
             cost = _withhold_cost(shown, n_sets, priority)
-            for k, v in enumerate(disclosed):
+            for k in found:
                 # the sets carrying most of the combination, cheapest per unit of weight
-                w = np.abs(weights[:, k])
+                w = np.abs(audit.weights(int(k)))
                 heavy = np.flatnonzero(w >= 0.1 * w.max())
                 choice = int(min(audit.ids[heavy], key=lambda i: (cost[i], true[i], i)))
                 withheld.add(choice)
                 if explain is not None:
-                    explain.append((v, choice, ("audit",)))
+                    explain.append((sensitive[k], choice, ("audit",)))
         else:
             say(f"round {round_no + 1}: differencing finds {len(disclosed)}")
             cost = _withhold_cost(shown, n_sets, priority)
@@ -160,6 +160,25 @@ def protect(
         .otherwise(pl.col("denominator"))
         .alias("denominator"),
     )
+
+
+def _audit_round(audit: _Audit | None, atoms, exact: set[int], forms) -> tuple[_Audit, np.ndarray]:
+    """The row-space audit of this round: the forms the exact sets determine.
+
+    The previous round's decomposition is brought up to date by taking out the sets no
+    longer exact (they only ever leave), which costs a rank-one update each instead of a new
+    eigendecomposition. When the updated audit finds nothing, a fresh one decides, so what
+    is published never rests on accumulated rounding.
+    """
+    if audit is not None:
+        gone = np.flatnonzero(audit.active & ~np.isin(audit.ids, list(exact)))
+        for row in gone:
+            audit.withhold(int(row))
+        found = np.flatnonzero(audit.determined())
+        if found.size:
+            return audit, found
+    audit = _Audit(atoms, np.array(sorted(exact), dtype=np.int64), forms)
+    return audit, np.flatnonzero(audit.determined())
 
 
 def _apply_withheld(frame: pl.DataFrame, withheld: set[int]) -> pl.DataFrame:
