@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
+from scipy.linalg import blas
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,15 @@ class _Audit:
             lam, u = np.zeros(0), np.zeros((exact.size, 0))
         root = np.sqrt(lam)
         self.c = u * root  # exact sets x basis
-        self.kinv = np.diag(1.0 / lam) if lam.size else np.zeros((0, 0))
+        # Fortran order: the rank-one updates below run in place (BLAS dger)
+        self.kinv = np.asfortranarray(np.diag(1.0 / lam)) if lam.size else np.zeros((0, 0))
         self.active = np.ones(exact.size, dtype=bool)
         self.norm = np.asarray(forms.multiply(forms).sum(axis=1)).ravel()
         if lam.size and forms.shape[0]:
             self.z = (u.T @ np.asarray((a @ forms.T).todense())) / root[:, None]
         else:
             self.z = np.zeros((lam.size, forms.shape[0]))
+        self.z = np.asfortranarray(self.z)
 
     def determined(self, k: int | None = None) -> np.ndarray | bool:
         """Whether form ``k`` (or each form) is determined by the sets not withheld."""
@@ -115,7 +118,16 @@ class _Audit:
             u = kc / np.linalg.norm(kc)
             ku = self.kinv @ u
             # P K^+ P = K^+ - u ku' - ku u' + (u'K^+u) u u' = K^+ + u (a u - ku)' - ku u'
-            self.kinv += np.outer(u, (u @ ku) * u - ku) - np.outer(ku, u)
-            self.z -= np.outer(u, u @ self.z)
+            _rank_one(self.kinv, 1.0, u, (u @ ku) * u - ku)
+            _rank_one(self.kinv, -1.0, ku, u)
+            _rank_one(self.z, -1.0, u, u @ self.z)
         else:
-            self.kinv += np.outer(kc, kc) / (1.0 - h)
+            _rank_one(self.kinv, 1.0 / (1.0 - h), kc, kc)
+
+
+def _rank_one(a: np.ndarray, alpha: float, x: np.ndarray, y: np.ndarray) -> None:
+    """``a += alpha * outer(x, y)`` in place (``a`` in Fortran order)."""
+    if a.size:
+        out = blas.dger(alpha, x, y, a=a, overwrite_a=True)
+        if not np.shares_memory(out, a):  # BLAS made a copy (a not in Fortran order)
+            a[...] = out

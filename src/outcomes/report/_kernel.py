@@ -11,6 +11,27 @@ if TYPE_CHECKING:
     pass
 from outcomes.report._params import ReportParams
 
+#: Imported by jsonschema (which nbformat loads) only to check IRI formats, which no
+#: notebook schema uses; it compiles a grammar on import, about a second of every report.
+_UNUSED_ON_IMPORT = ("rfc3987_syntax",)
+
+
+def import_notebook_tools() -> None:
+    """Import papermill, nbformat and nbconvert without what their schema checks never use
+    (:data:`_UNUSED_ON_IMPORT`); a module imported before this is left as it is, and nothing
+    stays blocked afterwards."""
+    blocked = [name for name in _UNUSED_ON_IMPORT if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # an ImportError for whoever asks, while the tools load
+    try:
+        import nbconvert  # noqa: F401
+        import nbformat  # noqa: F401
+        import papermill  # noqa: F401
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, ...) is None:
+                del sys.modules[name]
+
 
 def _execute(
     notebook: str | Path,

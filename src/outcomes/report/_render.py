@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from outcomes.dataset import Dataset
 from outcomes.report._html import to_html
-from outcomes.report._kernel import _execute
+from outcomes.report._kernel import _execute, import_notebook_tools
 from outcomes.report._outputs import save_outputs
 from outcomes.report._params import NOTEBOOK, Progress, ReportError, ReportParams
 from outcomes.report._scrub import _machine_paths, _write_scrubbed
@@ -109,7 +109,8 @@ def render(
         dataset = load(params.data_dir, on_error="exclude")
     say(f"checking the period {params.period}")
     check_period(dataset, params.period, params.as_of, require_full=True)
-    from papermill.exceptions import PapermillExecutionError  # slow import: after the checks
+    import_notebook_tools()  # slow imports: after the checks
+    from papermill.exceptions import PapermillExecutionError
 
     folder = Path(out_dir) / params.period
     kept = folder / "report.ipynb"
