@@ -177,10 +177,11 @@ def publication(
         discharge_quarters(discharged["discharge_date"].min(), cut) if discharged.height else []
     )
     has_followups = ds.followups is not None
+    flags = _proportion_flags(ep, cut)
     builder = CellBuilder()
     for q in quarters:
-        _quarter_cells(builder, discharged, q, cut)
-        _trailing_cells(builder, ep, discharged, trailing_year(q), cut, has_followups)
+        _quarter_cells(builder, discharged, q, flags)
+        _trailing_cells(builder, ep, discharged, trailing_year(q), flags, has_followups)
     _stage(f"gathered {len(builder.rows)} cells over {len(quarters)} quarters", start, verbose)
     cells = builder.build()
     protected = protect(
@@ -231,30 +232,54 @@ def _levels(frame: pl.DataFrame, programs=None, bands: bool = False):
     yield ALL, None, frame
 
 
-def _add_metric_cells(builder, table, period, program, band, part, measures, cut):
-    """Cells of the METRICS.md measures for one group of discharges."""
-    from outcomes.intervals import z_value
+def _proportion_flags(ep: pl.DataFrame, cut: dt.date) -> dict[str, tuple[np.ndarray, ...]]:
+    """For each proportion the publication shows, three masks over the episodes (indexed by
+    ``__row``): in the denominator, in the numerator, and (windowed rates) eligible once the
+    window ends; computed once for every group's cells."""
     from outcomes.metrics import _proportions
 
+    specs, later = _proportions(cut), _proportions(dt.date.max)
+    shown = (
+        *SUMMARY_YEAR_MEASURES,
+        *COMPLETION_MEASURES,
+        *REASON_MEASURES,
+        *TRANSITION_MEASURES,
+    )
+    used = [m for m in dict.fromkeys(shown) if m in specs]
+    exprs = []
+    for m in used:
+        unit, hit = specs[m]
+        exprs += [
+            unit.fill_null(False).alias(f"{m}:u"),
+            (unit & hit).fill_null(False).alias(f"{m}:h"),
+        ]
+        if m.startswith(WINDOWED):
+            exprs.append(later[m][0].fill_null(False).alias(f"{m}:e"))
+    masks = ep.select(exprs)
+    return {
+        m: tuple(masks[f"{m}:{k}"].to_numpy() for k in "uhe" if f"{m}:{k}" in masks.columns)
+        for m in used
+    }
+
+
+def _add_metric_cells(builder, table, period, program, band, part, measures, flags):
+    """Cells of the METRICS.md measures for one group of discharges (``flags``:
+    :func:`_proportion_flags`)."""
+    from outcomes.intervals import z_value
+
     rows = part["__row"].to_numpy()
-    specs = _proportions(cut)
     for m in measures:
         if m == "discharges":
             builder.add(table, period, program, band, m, "count", rows.size, den_rows=rows)
-        elif m in specs:
-            unit, hit = specs[m]
-            flags = part.select(
-                unit.fill_null(False).alias("u"), (unit & hit).fill_null(False).alias("h")
-            )
-            den = rows[flags["u"].to_numpy()]
-            num = rows[flags["h"].to_numpy()]
+        elif m in flags:
+            unit, hit, *eligible = flags[m]
+            den = rows[unit[rows]]
+            num = rows[hit[rows]]
             # value and Wilson interval filled in for all proportions at once (build)
             builder.add(table, period, program, band, m, "proportion", None, None, None, num, den)
-            if den.size == 0 and m.startswith(WINDOWED):
+            if den.size == 0 and eligible and eligible[0][rows].any():
                 # eligible discharges whose window has not ended yet: pending, not "none"
-                eligible = part.select(_proportions(dt.date.max)[m][0].fill_null(False))
-                if eligible.to_series().any():
-                    builder.mark_pending()
+                builder.mark_pending()
         elif m == "median_los_days":
             los = part["los_days"].drop_nulls().to_numpy().astype(float)
             q = np.percentile(los, [50, 25, 75]) if los.size else [None] * 3
@@ -283,31 +308,31 @@ def _add_metric_cells(builder, table, period, program, band, part, measures, cut
             raise ValueError(f"unknown measure {m!r}")
 
 
-def _quarter_cells(builder, discharged, q, cut) -> None:
+def _quarter_cells(builder, discharged, q, flags) -> None:
     part = _in_period(discharged, q)
     for prog, band, group in _levels(part, SUMMARY_PROGRAMS):
-        _add_metric_cells(builder, "summary", q, prog, band, group, SUMMARY_MEASURES, cut)
+        _add_metric_cells(builder, "summary", q, prog, band, group, SUMMARY_MEASURES, flags)
     for prog, band, group in _levels(part):
         if prog != ALL:
-            _add_metric_cells(builder, "trend", q, prog, band, group, ("completion_rate",), cut)
-        _add_metric_cells(builder, "reasons", q, prog, band, group, REASON_MEASURES, cut)
+            _add_metric_cells(builder, "trend", q, prog, band, group, ("completion_rate",), flags)
+        _add_metric_cells(builder, "reasons", q, prog, band, group, REASON_MEASURES, flags)
     for prog, band, group in _levels(part, bands=True):
-        _add_metric_cells(builder, "completion", q, prog, band, group, COMPLETION_MEASURES, cut)
+        _add_metric_cells(builder, "completion", q, prog, band, group, COMPLETION_MEASURES, flags)
 
 
-def _trailing_cells(builder, ep, discharged, ty, cut, has_followups) -> None:
+def _trailing_cells(builder, ep, discharged, ty, flags, has_followups) -> None:
     part = _in_period(discharged, ty)
     for prog, band, group in _levels(part, SUMMARY_PROGRAMS):
-        _add_metric_cells(builder, "summary", ty, prog, band, group, SUMMARY_YEAR_MEASURES, cut)
+        _add_metric_cells(builder, "summary", ty, prog, band, group, SUMMARY_YEAR_MEASURES, flags)
     for prog, band, group in _levels(part):
-        _add_metric_cells(builder, "transitions", ty, prog, band, group, TRANSITION_MEASURES, cut)
+        _add_metric_cells(builder, "transitions", ty, prog, band, group, TRANSITION_MEASURES, flags)
     _km_cells(builder, "readmission_km", ty, part, "readmission")
     if has_followups:
         _km_cells(builder, "relapse_km", ty, part, "relapse")
     for prog in ("iop", "residential"):
         group = part.filter(pl.col("program_type") == prog)
         _add_metric_cells(
-            builder, "comparison", ty, prog, None, group, ("discharges", "completion_rate"), cut
+            builder, "comparison", ty, prog, None, group, ("discharges", "completion_rate"), flags
         )
 
 
