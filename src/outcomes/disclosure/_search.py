@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 import numpy as np
 
 from outcomes.disclosure._links import _Links
@@ -64,37 +67,62 @@ def _bounds(
             lo[i] = threshold
     for i in exact:
         lo[i] = hi[i] = true[i]
-    relations = [(t, list(parts)) for t, parts in links.partitions] + [
-        (d, [c, gap]) for c, d, gap in links.nested
+    relations = [(t, tuple(parts)) for t, parts in links.partitions] + [
+        (d, (c, gap)) for c, d, gap in links.nested
     ]
-    for _ in range(100):
-        changed = False
-        for total, parts in relations:
-            p_lo, p_hi = lo[parts], hi[parts]
-            infinite = np.isinf(p_hi)
-            n_inf, finite_hi = int(infinite.sum()), p_hi[~infinite].sum()
-            s_lo, s_hi = p_lo.sum(), (np.inf if n_inf else finite_hi)
-            new_lo_t, new_hi_t = max(lo[total], s_lo), min(hi[total], s_hi)
-            if new_lo_t > lo[total] + 1e-9 or new_hi_t < hi[total] - 1e-9:
-                lo[total], hi[total] = new_lo_t, new_hi_t
-                changed = True
-            for k, v in enumerate(parts):
-                if infinite[k]:
-                    others_hi = np.inf if n_inf > 1 else finite_hi
-                else:
-                    others_hi = np.inf if n_inf else finite_hi - p_hi[k]
-                others_lo = s_lo - p_lo[k]
-                cand_lo = np.ceil(lo[total] - others_hi - 1e-9) if np.isfinite(others_hi) else 0
-                cand_hi = np.floor(hi[total] - others_lo + 1e-9)
-                if cand_lo > lo[v] + 1e-9:
-                    lo[v] = cand_lo
-                    changed = True
-                if cand_hi < hi[v] - 1e-9:
-                    hi[v] = cand_hi
-                    changed = True
-        if not changed:
-            break
-    return lo, hi
+    lo_, hi_ = lo.tolist(), hi.tolist()
+    of: dict[int, list[int]] = {}
+    for r, (total, parts) in enumerate(relations):
+        for v in (total, *parts):
+            of.setdefault(v, []).append(r)
+    # a work list of the relations whose members changed, until none does (the same fixed
+    # point as sweeping over all of them: every step only narrows)
+    queue = deque(range(len(relations)))
+    queued = [True] * len(relations)
+    budget = 100 * max(len(relations), 1)
+    while queue and budget:
+        budget -= 1
+        r = queue.popleft()
+        queued[r] = False
+        for v in _tighten(*relations[r], lo_, hi_):
+            for other in of[v]:
+                if not queued[other]:
+                    queued[other] = True
+                    queue.append(other)
+    return np.array(lo_), np.array(hi_)
+
+
+def _tighten(total: int, parts: tuple[int, ...], lo: list, hi: list) -> list[int]:
+    """Narrow the ranges of ``total = sum(parts)`` (whole, non-negative counts) in place;
+    the variables whose range changed."""
+    inf = math.inf
+    p_lo = [lo[v] for v in parts]
+    p_hi = [hi[v] for v in parts]
+    n_inf = sum(1 for x in p_hi if x == inf)
+    finite_hi = sum(x for x in p_hi if x != inf)
+    s_lo = sum(p_lo)
+    s_hi = inf if n_inf else finite_hi
+    changed = []
+    new_lo_t, new_hi_t = max(lo[total], s_lo), min(hi[total], s_hi)
+    if new_lo_t > lo[total] + 1e-9 or new_hi_t < hi[total] - 1e-9:
+        lo[total], hi[total] = new_lo_t, new_hi_t
+        changed.append(total)
+    for k, v in enumerate(parts):
+        if p_hi[k] == inf:
+            others_hi = inf if n_inf > 1 else finite_hi
+        else:
+            others_hi = inf if n_inf else finite_hi - p_hi[k]
+        others_lo = s_lo - p_lo[k]
+        cand_lo = math.ceil(lo[total] - others_hi - 1e-9) if others_hi != inf else 0
+        room = hi[total] - others_lo
+        cand_hi = math.floor(room + 1e-9) if room != inf else inf
+        if cand_lo > lo[v] + 1e-9:
+            lo[v] = cand_lo
+            changed.append(v)
+        if cand_hi < hi[v] - 1e-9:
+            hi[v] = cand_hi
+            changed.append(v)
+    return changed
 
 
 def _neighbour_to_withhold(
