@@ -98,13 +98,19 @@ def protect(
 
     forms = _forms(atoms, links, sensitive, n_sets)
     audit: _Audit | None = None  # carried from round to round; rebuilt before it may pass
+    clean: set[int] | None = None  # exact sets a fresh audit found nothing determined by
     for round_no in range(max_rounds if complementary else 0):
         shown = _apply_withheld(frame, withheld)
         exact = set(_exact_sets(shown).tolist())
         known = _propagate(links, exact)
         disclosed = [v for v in sensitive if v in known]
         if not disclosed:
-            audit, found = _audit_round(audit, atoms, exact, forms)
+            if clean is not None and exact <= clean:
+                found = np.zeros(0, dtype=np.int64)  # fewer sets than a clean audit had
+            else:
+                audit, found = _audit_round(audit, atoms, exact, forms)
+                if not found.size:
+                    clean = set(exact)
             disclosed = [sensitive[k] for k in found]
             say(f"round {round_no + 1}: row-space audit finds {len(disclosed)}")
             if not disclosed:
@@ -168,7 +174,9 @@ def _audit_round(audit: _Audit | None, atoms, exact: set[int], forms) -> tuple[_
     The previous round's decomposition is brought up to date by taking out the sets no
     longer exact (they only ever leave), which costs a rank-one update each instead of a new
     eigendecomposition. When the updated audit finds nothing, a fresh one decides, so what
-    is published never rests on accumulated rounding.
+    is published never rests on accumulated rounding. (Once a fresh audit of some exact sets
+    finds nothing, none of their subsets can determine anything either: the caller skips the
+    audit while the exact sets stay among those.)
     """
     if audit is not None:
         gone = np.flatnonzero(audit.active & ~np.isin(audit.ids, list(exact)))

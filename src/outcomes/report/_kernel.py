@@ -57,6 +57,9 @@ def _execute(
         progress_bar=False,
         stderr_file=sys.stderr,  # the log: the user sees the warnings; scrub() drops them
         on_cell_start=_section_announcer(say),
+        # every cell's outputs are in once it has run: stop the kernel at once rather than
+        # waiting for its graceful exit (about 0.8 s of every report)
+        shutdown_kernel="immediate",
         **_quiet_kernel(),
     )
 
