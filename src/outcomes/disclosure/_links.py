@@ -130,19 +130,32 @@ def _propagate(links: _Links, exact: set[int]) -> dict[int, tuple[int, ...]]:
     """Every variable differencing can work out, with the members of the link it came from
     (an empty tuple for a set published exactly)."""
     how: dict[int, tuple[int, ...]] = {i: () for i in exact}
+    # passes over the links in their order until none gives a new variable; a link whose
+    # members are all known can give nothing more and leaves the next passes
+    partitions = [(total, *parts) for total, parts in links.partitions]
+    nested = list(links.nested)
     changed = True
     while changed:
         changed = False
-        for total, parts in links.partitions:
-            members = (total, *parts)
+        live = []
+        for members in partitions:
             unknown = [v for v in members if v not in how]
             if len(unknown) == 1:
                 how[unknown[0]] = tuple(v for v in members if v != unknown[0])
                 changed = True
-        for c, d, gap in links.nested:
-            if gap not in how and c in how and d in how:
+            elif unknown:
+                live.append(members)
+        partitions = live
+        live = []
+        for c, d, gap in nested:
+            if gap in how:
+                continue
+            if c in how and d in how:
                 how[gap] = (c, d)
                 changed = True
+            else:
+                live.append((c, d, gap))
+        nested = live
     return how
 
 
