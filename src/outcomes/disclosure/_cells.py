@@ -66,7 +66,9 @@ class _SetRegistry:
         self._index: dict[bytes, int] = {}
 
     def add(self, rows: np.ndarray, key: tuple) -> int:
-        rows = np.unique(rows.astype(np.int64))
+        rows = rows.astype(np.int64)
+        if rows.size > 1 and not (rows[1:] > rows[:-1]).all():  # usually sorted already
+            rows = np.unique(rows)
         content = rows.tobytes()
         if content not in self._index:
             self._index[content] = len(self.sets)

@@ -33,15 +33,40 @@ def import_notebook_tools() -> None:
                 del sys.modules[name]
 
 
+def start_kernel(cwd: str | Path):
+    """Start the report's kernel (``python3``, quiet: :func:`_quiet_kernel`) in ``cwd``
+    without waiting for it: it boots while this process loads the rest of the notebook tools.
+    Stop it with :func:`stop_kernel`."""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    options = _quiet_kernel()
+    km = AsyncKernelManager(
+        kernel_name="python3", **{k: options[k] for k in ("config",) if k in options}
+    )
+    run_sync(km.start_kernel)(extra_arguments=options.get("extra_arguments", []), cwd=str(cwd))
+    return km
+
+
+def stop_kernel(km) -> None:
+    """Stop a kernel from :func:`start_kernel` at once (every output is in by then)."""
+    from jupyter_core.utils import run_sync
+
+    if run_sync(km.is_alive)():
+        run_sync(km.shutdown_kernel)(now=True)
+
+
 def _execute(
     notebook: str | Path,
     executed: Path,
     params: ReportParams,
     timeout: int,
     say: Callable[[str], None],
+    km,
 ) -> None:
-    """Run the notebook with papermill into ``executed``: one progress line per ``## ``
-    section, the cells' stderr (warnings and the like) echoed live to this process's stderr."""
+    """Run the notebook with papermill into ``executed`` on the kernel ``km``
+    (:func:`start_kernel`): one progress line per ``## `` section, the cells' stderr (warnings
+    and the like) echoed live to this process's stderr."""
     import papermill as pm
     from papermill.engines import papermill_engines
 
@@ -57,10 +82,7 @@ def _execute(
         progress_bar=False,
         stderr_file=sys.stderr,  # the log: the user sees the warnings; scrub() drops them
         on_cell_start=_section_announcer(say),
-        # every cell's outputs are in once it has run: stop the kernel at once rather than
-        # waiting for its graceful exit (about 0.8 s of every report)
-        shutdown_kernel="immediate",
-        **_quiet_kernel(),
+        km=km,
     )
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from outcomes.dataset import Dataset
 from outcomes.report._html import to_html
-from outcomes.report._kernel import _execute, import_notebook_tools
+from outcomes.report._kernel import _execute, import_notebook_tools, start_kernel, stop_kernel
 from outcomes.report._outputs import save_outputs
 from outcomes.report._params import NOTEBOOK, Progress, ReportError, ReportParams
 from outcomes.report._scrub import _machine_paths, _write_scrubbed
@@ -94,9 +94,6 @@ def render(
         A cell failed; the message gives the cell's number, its first line and the error.
         Nothing is published (with ``keep_notebook``, the partly executed notebook is kept).
     """
-    import shutil
-    import tempfile
-
     from outcomes.metrics import check_period
 
     say = Progress() if progress is None else progress
@@ -109,6 +106,19 @@ def render(
         dataset = load(params.data_dir, on_error="exclude")
     say(f"checking the period {params.period}")
     check_period(dataset, params.period, params.as_of, require_full=True)
+    say("starting the notebook's kernel")
+    km = start_kernel(Path(notebook).parent)  # boots while the notebook tools load
+    try:
+        return _render(params, out_dir, notebook, timeout, keep_notebook, say, km)
+    finally:
+        stop_kernel(km)
+
+
+def _render(params, out_dir, notebook, timeout, keep_notebook, say, km) -> Path:
+    """:func:`render` once the period is checked and the kernel ``km`` is starting."""
+    import shutil
+    import tempfile
+
     import_notebook_tools()  # slow imports: after the checks
     from papermill.exceptions import PapermillExecutionError
 
@@ -119,9 +129,8 @@ def render(
     # temporary folder, scrubbed there, and leaves it only when asked for.
     with tempfile.TemporaryDirectory(prefix="outcomes-report-") as tmp:
         executed = Path(tmp) / "report.ipynb"
-        say("starting the notebook's kernel")
         try:
-            _execute(notebook, executed, params, timeout, say)
+            _execute(notebook, executed, params, timeout, say, km)
         except PapermillExecutionError as err:
             first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
             if keep_notebook and executed.exists():
@@ -133,6 +142,7 @@ def render(
                 f"cell {err.exec_count} of {Path(notebook).name} failed ({first_line!r}): "
                 f"{err.ename}: {err.evalue}. {where}"
             ) from None
+        stop_kernel(km)  # every output is in: free the cores for the rendering
         _write_scrubbed(executed, executed, params.data_dir)
         say("rendering HTML")
         page = to_html(executed)
