@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from outcomes.intervals import z_value
-from outcomes.survival._common import as_polars, by_list, check_columns, groups
+from outcomes.survival._common import as_polars, by_list, check_columns, distinct_times, groups
 
 CIF_COLUMNS = (
     "cause",
@@ -92,7 +92,7 @@ def cumulative_incidence(
         c = part[cause].cast(pl.Int64).to_numpy()
         if (c < 0).any():
             raise ValueError(f"{cause} must be 0 (censored) or a positive cause code")
-        times, inv = np.unique(t, return_inverse=True)
+        times, inv = distinct_times(t)
         n_risk = np.cumsum(np.bincount(inv, minlength=times.size)[::-1])[::-1].astype(float)
         d_all = np.bincount(inv, weights=(c > 0).astype(float), minlength=times.size)
         for k in np.unique(c[c > 0]):

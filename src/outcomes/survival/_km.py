@@ -16,6 +16,7 @@ from outcomes.survival._common import (
     by_list,
     check_columns,
     confint,
+    distinct_times,
     groups,
     time_event,
 )
@@ -36,7 +37,7 @@ RMST_COLUMNS = ("tau", "estimate", "std_error", "ci_low", "ci_high")
 
 def _curve(t: np.ndarray, e: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
     """Kaplan-Meier at every distinct time: at risk, events, censored, S, var of log S."""
-    times, inverse = np.unique(t, return_inverse=True)
+    times, inverse = distinct_times(t)
     d = np.bincount(inverse, weights=w * e, minlength=times.size)
     total = np.bincount(inverse, weights=w, minlength=times.size)
     n = np.cumsum(total[::-1])[::-1]

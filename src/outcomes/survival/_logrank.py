@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from outcomes.survival._common import as_polars, by_list, check_columns, time_event
+from outcomes.survival._common import as_polars, by_list, check_columns, distinct_times, time_event
 
 LOGRANK_COLUMNS = ("n", "observed", "expected")
 
@@ -72,7 +72,7 @@ def logrank(
     cov = np.zeros((n_groups, n_groups))
     for stratum in np.unique(s):
         m = s == stratum
-        times, inv = np.unique(t[m], return_inverse=True)
+        times, inv = distinct_times(t[m])
         cells = inv * n_groups + g[m]
         size = times.size * n_groups
         d = np.bincount(cells, weights=e[m], minlength=size).reshape(times.size, n_groups)
