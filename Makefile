@@ -8,6 +8,9 @@ PERIOD ?= 2026Q3
 DATA   ?= data/sample
 MAPPING ?=
 MAP    := $(if $(MAPPING),--mapping $(MAPPING))
+BENCHMARKS ?=
+STATE  ?=
+BENCH  := $(if $(BENCHMARKS),--benchmarks $(BENCHMARKS)) $(if $(STATE),--state $(STATE))
 
 .PHONY: report quarterly test validate lint sample docs clean-venv
 
@@ -19,12 +22,14 @@ $(STAMP): pyproject.toml
 
 ## Render the quarterly report of the bundled sample: reports/$(PERIOD)/report.html (and .pdf
 ## when Chromium is installed). Other data: make report DATA=path/to/export PERIOD=2026Q3
-## (an export in its provider system's own shape: add MAPPING=mapping.toml, docs/mapping.md)
+## (an export in its provider system's own shape: add MAPPING=mapping.toml, docs/mapping.md;
+## national lines: BENCHMARKS=benchmarks.csv STATE=NY, from outcomes national --report)
 report: $(STAMP)
-	$(BIN)/outcomes report --period $(PERIOD) --data $(DATA) --out reports $(MAP)
+	$(BIN)/outcomes report --period $(PERIOD) --data $(DATA) --out reports $(MAP) $(BENCH)
 
 ## The scheduled quarterly job (also run by .github/workflows/quarterly-report.yml):
-## OUTCOMES_DATA=path OUTCOMES_PERIOD=latest|previous|2026Q3 [OUTCOMES_MAPPING=file] make quarterly
+## OUTCOMES_DATA=path OUTCOMES_PERIOD=latest|previous|2026Q3 [OUTCOMES_MAPPING=file]
+## [OUTCOMES_BENCHMARKS=benchmarks.csv OUTCOMES_STATE=NY] make quarterly
 quarterly: $(STAMP)
 	PYTHON=$(BIN)/python scripts/quarterly.sh
 

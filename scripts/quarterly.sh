@@ -4,6 +4,9 @@
 #   OUTCOMES_DATA     dataset folder (default data/sample); point it at the real export
 #   OUTCOMES_MAPPING  mapping file of an export in its provider system's own shape
 #                     (docs/mapping.md; default none: the files follow the contract)
+#   OUTCOMES_BENCHMARKS  benchmark table made by `outcomes national --report` (docs/national.md;
+#                     default none: no national lines)
+#   OUTCOMES_STATE    the provider's state for the benchmark's second line, e.g. NY
 #   OUTCOMES_PERIOD   2026Q3, latest (default) or previous
 #   OUTCOMES_AS_OF    data cut-off, YYYY-MM-DD (default: the latest date in the data)
 #   OUTCOMES_REPORTS  output folder (default reports)
@@ -18,4 +21,6 @@ args=(report --period "${OUTCOMES_PERIOD:-latest}" --data "${OUTCOMES_DATA:-data
       --out "${OUTCOMES_REPORTS:-reports}")
 if [ -n "${OUTCOMES_AS_OF:-}" ]; then args+=(--as-of "$OUTCOMES_AS_OF"); fi
 if [ -n "${OUTCOMES_MAPPING:-}" ]; then args+=(--mapping "$OUTCOMES_MAPPING"); fi
+if [ -n "${OUTCOMES_BENCHMARKS:-}" ]; then args+=(--benchmarks "$OUTCOMES_BENCHMARKS"); fi
+if [ -n "${OUTCOMES_STATE:-}" ]; then args+=(--state "$OUTCOMES_STATE"); fi
 exec "$python" -m outcomes.cli "${args[@]}"

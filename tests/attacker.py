@@ -13,7 +13,12 @@ what was published, and adds what anyone reading the definitions in docs/metrics
   that (windowed rates, dose); a numerator is at most its denominator; a withheld count marked
   small lies in 1..threshold-1, a cell withheld to protect another is at least threshold;
 - early dropouts are among those who left early; longer windows have no larger cohort and no
-  fewer events; those followed at a horizon, and the events by then, are at most the discharges.
+  fewer events; those followed at a horizon, and the events by then, are at most the discharges;
+- an observed-to-expected ratio (``completion_oe_*``, docs/national.md) counts the group's
+  completions over its discharges; the expected completions beside it are not a count.
+
+The national reference lines (``table`` = ``teds_d``) are TEDS-D's counts, not the provider's:
+they are left out.
 
 For every count behind a withheld cell, and for the complement ``denominator - numerator``
 of every rate, it finds the smallest and largest whole value consistent with all of that
@@ -73,7 +78,7 @@ def build(cells: pl.DataFrame, threshold: int, curves: pl.DataFrame | None = Non
     """The attacker's integer program from published tidy cells (any number of reports), and
     the data behind the Kaplan-Meier charts (``tables/figure_readmission.csv``) when given."""
     a = Attack(threshold)
-    cells = cells.filter(pl.col("table") != "data_quality").unique(
+    cells = cells.filter(~pl.col("table").is_in(["data_quality", "teds_d"])).unique(
         subset=["table", "period", "program", "band", "measure"], keep="first"
     )
     big = 10**7
@@ -87,8 +92,12 @@ def build(cells: pl.DataFrame, threshold: int, curves: pl.DataFrame | None = Non
             # (an event on day h is both counted by h and still followed at h)
             a.constrain({num: 1, discharges: -1}, -big, 0)
             a.constrain({den: 1, discharges: -1}, -big, 0)
-        elif m in ("median_los_days", "attendance_rate", "mean_weekly_hours"):
+        elif m in ("median_los_days", "attendance_rate", "mean_weekly_hours") or m.startswith(
+            "completion_expected_"
+        ):
             num, den = None, None
+        elif m.startswith("completion_oe_"):  # observed completions over the discharges
+            num, den = a.var(p, prog, band, "completion_rate:num"), discharges
         else:
             num, den = a.var(p, prog, band, f"{m}:num"), a.var(p, prog, band, f"{m}:den")
             if m in SAME_DENOMINATOR:

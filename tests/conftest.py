@@ -88,3 +88,34 @@ def rng() -> np.random.Generator:
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+@pytest.fixture(scope="session")
+def teds_benchmark(tmp_path_factory):
+    """A small generated TEDS-D year (20,000 discharges, zipped CSV as downloaded), read with
+    every case-mix column, and the report's benchmark table made from it by
+    ``outcomes national --report --state NY``: ``(teds, table, teds_folder)``."""
+    from outcomes.cli import main
+    from outcomes.national import generate_puf, read, write_puf
+    from outcomes.national._codes import CASEMIX
+
+    folder = tmp_path_factory.mktemp("teds")
+    write_puf(generate_puf(20_000, seed=13), folder / "tedsd_puf_2019.zip")
+    table = tmp_path_factory.mktemp("benchmark") / "benchmarks.csv"
+    assert main(["national", str(folder), "--report", "--state", "NY", "--out", str(table)]) == 0
+    return read(folder, columns=list(CASEMIX)), table, folder
+
+
+@pytest.fixture(scope="session")
+def sample_report(tmp_path_factory, sample_dir, teds_benchmark):
+    """The 2026Q3 report of the bundled sample with the benchmark table of
+    :func:`teds_benchmark` (state NY), rendered once for the session (HTML and, with
+    Chromium, PDF); the report without a benchmark is rendered by test_quarterly's job."""
+    from outcomes.report import ReportParams, render
+
+    out = tmp_path_factory.mktemp("reports")
+    params = ReportParams(
+        period="2026Q3", data_dir=str(sample_dir), benchmarks=str(teds_benchmark[1]), state="NY"
+    )
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "quarterly_report.ipynb"
+    return render(params, out_dir=out, notebook=notebook)

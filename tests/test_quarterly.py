@@ -43,6 +43,8 @@ def test_the_script_the_workflow_calls(sample_dir, tmp_path):
         "OUTCOMES_REPORTS": str(tmp_path),
         "OUTCOMES_PERIOD": "latest",
     }
+    for name in ("OUTCOMES_BENCHMARKS", "OUTCOMES_STATE", "OUTCOMES_MAPPING"):
+        env.pop(name, None)
     proc = subprocess.run(
         ["bash", str(ROOT / "scripts" / "quarterly.sh")],
         env=env,
@@ -56,6 +58,8 @@ def test_the_script_the_workflow_calls(sample_dir, tmp_path):
     assert report.exists()
     index = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert 'href="2026Q3/report.html"' in index
+    text = report.read_text(encoding="utf-8")  # no OUTCOMES_BENCHMARKS: it says so (#13)
+    assert "no national benchmark was given" in text and "none was given" in text
     counts = ("value", "numerator", "denominator", "at_risk")  # weeks and days are not counts
     for table in (tmp_path / "2026Q3" / "tables").glob("*.csv"):
         for row in csv.DictReader(table.open(encoding="utf-8")):

@@ -100,13 +100,7 @@ class _Cells(HTMLParser):
             self.cells[-1] += data
 
 
-@pytest.fixture(scope="module")
-def sample_report(tmp_path_factory, sample_dir):
-    out = tmp_path_factory.mktemp("reports")
-    html = render(
-        ReportParams(period="2026Q3", data_dir=str(sample_dir)), out_dir=out, notebook=NOTEBOOK
-    )
-    return html
+# ``sample_report`` (conftest): the sample's 2026Q3 report, rendered once with a benchmark.
 
 
 def test_report_is_one_self_contained_html_file(sample_report):
@@ -128,6 +122,7 @@ def test_report_is_one_self_contained_html_file(sample_report):
         "data_quality_accounting",
         "readmission_kaplan_meier",
         "adjusted_comparison",
+        "national_benchmark",
     } <= set(tables)
     figures = list((sample_report.parent / "figures").glob("*.png"))
     assert len(figures) == text.count("<img")
@@ -324,6 +319,10 @@ def test_scrub_removes_stderr_paths_and_papermill_paths(tmp_path):
     assert cell.source == 'data_dir = "<data>"'
     assert cell.outputs[1].data["text/plain"] == "read <data>"
     assert nb.metadata["papermill"] == {"duration": 1.5}
+    table = tmp_path / "teds" / "benchmarks.csv"
+    nb.cells = [nbformat.v4.new_code_cell(f'benchmarks = "{table}"\ndata_dir = "{data}"')]
+    scrub(nb, data, table)
+    assert nb.cells[0].source == 'benchmarks = "benchmarks.csv"\ndata_dir = "<data>"'
 
 
 def test_params_are_checked():

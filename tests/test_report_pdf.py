@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from outcomes.report import ReportParams, render, to_html, to_pdf
+from outcomes.report import to_html, to_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "quarterly_report.ipynb"
@@ -131,11 +131,9 @@ def number_tokens(cells: list[str]) -> Counter:
 
 
 @pytest.fixture(scope="module")
-def sample_report(tmp_path_factory, sample_dir):
-    out = tmp_path_factory.mktemp("reports")
-    html = render(
-        ReportParams(period="2026Q3", data_dir=str(sample_dir)), out_dir=out, notebook=NOTEBOOK
-    )
+def sample_report(sample_report):
+    """The session's sample report (conftest, with a benchmark table): HTML and PDF."""
+    html = sample_report
     pdf = html.with_suffix(".pdf")
     assert pdf.exists(), "Chromium is installed but no report.pdf was printed"
     return html, pdf

@@ -216,6 +216,19 @@ def _parser() -> argparse.ArgumentParser:
         help="also keep the executed notebook as report.ipynb (scrubbed of the data folder's "
         "path); by default it is not published",
     )
+    p.add_argument(
+        "--benchmarks",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="benchmark table made by outcomes national --report: draw the national lines and "
+        "set IOP and residential care beside TEDS-D (default: none)",
+    )
+    p.add_argument(
+        "--state",
+        default=None,
+        help="the provider's state (postal abbreviation, e.g. NY) for the second line",
+    )
     _mapping_option(p)
     p.set_defaults(handler=_report)
     p = sub.add_parser(
@@ -226,7 +239,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--by",
-        default="service",
+        default=None,
         help="comma-separated groups from service, state, year, substance, co_occurring, "
         "referral, age_group, prior_treatment, sex (default service; empty for overall)",
     )
@@ -237,6 +250,18 @@ def _parser() -> argparse.ArgumentParser:
         "--nation",
         action="store_true",
         help="with state in --by: also the nation's rows (state 'all'), in the same file",
+    )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="the table the quarterly report reads (outcomes report --benchmarks): lines by "
+        "setting for the nation and every state, completion by case-mix for the nation and "
+        "--state (instead of --by, --measures, --nation)",
+    )
+    p.add_argument(
+        "--state",
+        default=None,
+        help="with --report: comma-separated states whose case-mix strata to add (e.g. NY)",
     )
     p.add_argument("--out", type=Path, default=None, help=".csv or .parquet (default: stdout)")
     p.add_argument("--issues", type=Path, default=None, help="write codes outside the codebook")
@@ -417,6 +442,8 @@ def _report(args: argparse.Namespace) -> int:
                 as_of=args.as_of,
                 threshold=args.threshold,
                 allow_low_threshold=args.allow_low_threshold,
+                benchmarks=None if args.benchmarks is None else str(args.benchmarks),
+                state=args.state,
             )
         except (TypeError, ValueError) as err:
             raise OutcomesError(str(err)) from None
@@ -462,7 +489,7 @@ def _mapping_for_notebooks(mapping: Path | None) -> Iterator[None]:
 def _national(args: argparse.Namespace) -> int:
     import time
 
-    from outcomes.national import benchmarks, read
+    from outcomes.national import benchmarks, read, report_table
     from outcomes.national._codes import CASEMIX
 
     start = time.perf_counter()
@@ -470,15 +497,23 @@ def _national(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(f"[{time.perf_counter() - start:5.1f}s] {line}", file=sys.stderr)
 
-    by = [c.strip() for c in args.by.split(",") if c.strip()]
+    by = [c.strip() for c in (args.by or "service").split(",") if c.strip()]
+    states = [s.strip() for s in (args.state or "").split(",") if s.strip()]
+    if args.state is not None and not args.report:
+        raise OutcomesError("--state goes with --report (any table can be --by state)")
+    if args.report and (args.by is not None or args.measures or args.nation):
+        raise OutcomesError("--report makes its own groups and measures: drop --by, --measures "
+                            "and --nation")  # fmt: skip
     try:
-        teds = read(
-            args.puf, columns=[c for c in by if c in CASEMIX], encoding=args.encoding, progress=say
-        )
+        columns = list(CASEMIX) if args.report else [c for c in by if c in CASEMIX]
+        teds = read(args.puf, columns=columns, encoding=args.encoding, progress=say)
         say("computing the benchmark table")
-        measures = [m.strip() for m in args.measures.split(",")] if args.measures else None
-        table = benchmarks(teds, by=by, measures=measures, nation=args.nation)
-    except ValueError as err:  # an unknown by-column: the user's words
+        if args.report:
+            table = report_table(teds, states)
+        else:
+            measures = [m.strip() for m in args.measures.split(",")] if args.measures else None
+            table = benchmarks(teds, by=by, measures=measures, nation=args.nation)
+    except ValueError as err:  # an unknown by-column or state: the user's words
         raise OutcomesError(str(err)) from None
     if teds.issues.height:
         say(

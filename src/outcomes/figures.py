@@ -113,17 +113,56 @@ def completion_data(pub: Publication, period: str) -> pl.DataFrame:
 
 
 def completion_figure(pub: Publication, period: str) -> PublishedFigure:
-    """Completion by program and planned length for the quarter's discharges."""
+    """Completion by program and planned length for the quarter's discharges; with a
+    national benchmark (``pub.benchmarks``), the nation's (and the state's) completion in
+    each row's TEDS-D setting marked on it, and those lines (table ``teds_d``, with their
+    ``reference`` and ``teds_services``) in the figure's data after its cells
+    (:func:`outcomes.publish_national.reference_lines`)."""
     from outcomes.plots import rate_chart
 
     cells = _cells(pub, "completion", period)
+    lines = _reference(pub, cells, "completion_rate")
+    note = None
+    if pub.benchmarks is not None:
+        note = (
+            f"Marks: completion of TEDS-D {pub.benchmarks.years_text} discharges in the "
+            "setting each row is compared with (IOP, PHP: intensive outpatient; residential "
+            "of 45 days or more: long-term; shorter or unknown: short- and long-term "
+            "together; detox: the three detox settings). Not adjusted for case-mix: the "
+            "summary's ratio is."
+        )
     fig = rate_chart(
         plot_frame(cells, pub.threshold),
         "completion_rate",
         title=f"Completion of the episodes discharged in {period}",
         threshold=pub.threshold,
+        reference=_plot_reference(lines),
+        reference_note=note,
     )
-    return PublishedFigure("completion", fig, _tidy(cells))
+    return PublishedFigure("completion", fig, _with_lines(_tidy(cells), lines))
+
+
+def _reference(pub: Publication, cells: pl.DataFrame, measure: str) -> pl.DataFrame | None:
+    if pub.benchmarks is None:
+        return None
+    from outcomes.publish_national import reference_lines
+
+    return reference_lines(pub, cells, measure)
+
+
+def _plot_reference(lines: pl.DataFrame | None) -> pl.DataFrame | None:
+    if lines is None:
+        return None
+    return lines.select(
+        pl.col("program").alias("program_type"),
+        pl.col("band").alias("length_band"),
+        "reference",
+        "value",
+    )
+
+
+def _with_lines(data: pl.DataFrame, lines: pl.DataFrame | None) -> pl.DataFrame:
+    return data if lines is None else pl.concat([data, lines], how="diagonal_relaxed")
 
 
 def trend_data(pub: Publication, period: str) -> pl.DataFrame:
@@ -153,12 +192,29 @@ def los_data(pub: Publication, period: str) -> pl.DataFrame:
 
 
 def los_figure(pub: Publication, period: str) -> PublishedFigure:
-    """Median length of stay against the planned length, IOP and residential, by band."""
+    """Median length of stay against the planned length, IOP and residential, by band; with
+    a national benchmark, the nation's (and the state's) median stay in each row's TEDS-D
+    setting, on this project's day count (:meth:`ReportBenchmarks.los_line`), marked and in
+    the figure's data as in :func:`completion_figure`."""
     from outcomes.plots import los_chart
 
     cells = _cells(pub, "length_of_stay", period)
-    fig = los_chart(plot_frame(cells, pub.threshold), threshold=pub.threshold)
-    return PublishedFigure("length_of_stay", fig, _tidy(cells))
+    lines = _reference(pub, cells, "median_los_days")
+    note = None
+    if pub.benchmarks is not None:
+        note = (
+            f"Marks: median stay of TEDS-D {pub.benchmarks.years_text} discharges in the "
+            "row's setting, on this report's count (TEDS-D adds a day to IOP stays: one day "
+            "less here); over 30 days TEDS-D has ranges, interpolated. None where a band "
+            "pools two settings."
+        )
+    fig = los_chart(
+        plot_frame(cells, pub.threshold),
+        threshold=pub.threshold,
+        reference=_plot_reference(lines),
+        reference_note=note,
+    )
+    return PublishedFigure("length_of_stay", fig, _with_lines(_tidy(cells), lines))
 
 
 def reason_mix_data(pub: Publication, period: str) -> pl.DataFrame:

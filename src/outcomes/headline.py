@@ -70,10 +70,15 @@ def headline(
         The adjusted IOP-vs-residential comparison
         (:func:`outcomes.publish_comparison.comparison`): its result in words, the adjusted
         difference beside the raw one. Without it, a pointer to the section.
+
+    With a national benchmark (``pub.benchmarks``), a line sets IOP and residential care
+    beside TEDS-D: the observed-to-expected ratio of completion for their case-mix, in words
+    (:func:`outcomes.publish_national.headline_line`); without one, it says none was given.
     """
     from IPython.display import Markdown
 
     from outcomes.metrics import shift_quarter
+    from outcomes.publish_national import headline_line
 
     previous, ty = shift_quarter(period, -1), trailing_year(period)
     summary = pub.select("summary", [period, previous, ty])
@@ -111,6 +116,7 @@ def headline(
             "whose clients differ; the adjusted comparison near the end of the report sets the "
             "raw difference beside the one adjusted for case-mix."
         ),
+        headline_line(pub, period),
         "",
         "Outcomes are those of the episodes discharged in each period (data through the "
         f"as-of date, {pub.as_of}); percentages come with 95% intervals. Markers are "
@@ -163,6 +169,11 @@ GLOSSARY = {
     "than residential care, averaged over both programs' clients.",
     "E-value": "How strongly an unmeasured factor would have to be tied to both program and "
     "outcome to explain the adjusted estimate away.",
+    "TEDS-D": "SAMHSA's Treatment Episode Data Set - Discharges: the national public file of "
+    "discharges from state-reported treatment programs, the source of the national lines.",
+    "Observed / expected": "Completions that happened over those the clients would have had at "
+    "the national (or state) rates for their case-mix (indirect standardisation); 1 means as "
+    "predicted, below 1 fewer.",
 }
 
 

@@ -20,6 +20,7 @@ import datetime as dt
 import sys
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -28,6 +29,9 @@ from outcomes._threads import single_blas_thread
 from outcomes.dataset import Dataset
 from outcomes.disclosure import CellBuilder, discharge_quarters, protect
 from outcomes.schema import DISCHARGE_REASONS
+
+if TYPE_CHECKING:
+    from outcomes.national import ReportBenchmarks
 
 #: Key figures of the summary (per program and for all programs), for a quarter; the
 #: trailing year adds the windowed rates (a quarter's own windows are mostly still open, and
@@ -96,12 +100,17 @@ class Publication:
         The data cut-off.
     quarters : tuple of str
         The quarters covered.
+    benchmarks : ReportBenchmarks or None
+        The national benchmark given (:func:`outcomes.national.load_report_benchmarks`):
+        its reference lines are drawn, and its observed-to-expected cells are in the table
+        ``benchmark`` (:mod:`outcomes.publish_national`).
     """
 
     cells: pl.DataFrame
     threshold: int
     as_of: dt.date
     quarters: tuple[str, ...]
+    benchmarks: ReportBenchmarks | None = None
 
     def select(self, table: str, periods: str | list[str] | None = None) -> pl.DataFrame:
         """The cells of one table (and periods)."""
@@ -127,7 +136,9 @@ class Publication:
             | ((pl.col("table") == "trend") & pl.col("period").is_in(trend))
             | (pl.col("table").is_in(["completion", "reasons"]) & (pl.col("period") == period))
             | (
-                pl.col("table").is_in(["transitions", "readmission_km", "relapse_km", "comparison"])
+                pl.col("table").is_in(
+                    ["transitions", "readmission_km", "relapse_km", "comparison", "benchmark"]
+                )
                 & (pl.col("period") == ty)
             )
         )
@@ -146,6 +157,7 @@ def publication(
     threshold: int = 11,
     verbose: bool = False,
     complementary: bool = True,
+    benchmarks: ReportBenchmarks | None = None,
 ) -> Publication:
     """Build and protect every cell of every quarterly report the data supports.
 
@@ -162,6 +174,10 @@ def publication(
     complementary : bool
         False: primary suppression only (to show what the audit protects against; never for
         publishing).
+    benchmarks : ReportBenchmarks, optional
+        A national benchmark (:func:`outcomes.national.load_report_benchmarks`): adds the
+        observed-to-expected cells of IOP and residential care for every trailing year
+        (:mod:`outcomes.publish_national`), which change the protection of no other cell.
 
     Returns
     -------
@@ -179,9 +195,17 @@ def publication(
     has_followups = ds.followups is not None
     flags = _proportion_flags(ep, cut)
     builder = CellBuilder()
+    national = None
+    if benchmarks is not None and benchmarks.oe_references():
+        national = (benchmarks.expected(discharged), benchmarks.oe_references())
     for q in quarters:
         _quarter_cells(builder, discharged, q, flags)
         _trailing_cells(builder, ep, discharged, trailing_year(q), flags, has_followups)
+        if national is not None:
+            from outcomes.publish_national import add_cells
+
+            ty = trailing_year(q)
+            add_cells(builder, _in_period(discharged, ty), ty, *national)
     _stage(f"gathered {len(builder.rows)} cells over {len(quarters)} quarters", start, verbose)
     cells = builder.build()
     protected = protect(
@@ -192,11 +216,16 @@ def publication(
         complementary=complementary,
     )
     _stage("disclosure control done", start, verbose)
+    if national is not None:
+        from outcomes.publish_national import follow_ratios
+
+        protected = follow_ratios(protected)
     return Publication(
         cells=protected.drop("num_set", "den_set", "pending"),
         threshold=threshold,
         as_of=cut,
         quarters=tuple(quarters),
+        benchmarks=benchmarks,
     )
 
 
@@ -204,10 +233,13 @@ def _priority(frame: pl.DataFrame) -> np.ndarray:
     """What withholding each cell costs: 10 for the key figures, the comparison's groups,
     the readmission estimates, and discharges and completion wherever they appear, else 1;
     an "all programs" cell costs :data:`ALL_PROGRAMS_COST` of that (a reader loses less
-    when a total is withheld than when a program's own figure is)."""
+    when a total is withheld than when a program's own figure is). The ``benchmark`` cells
+    cost nothing: they show the summary's own sets, and must not change what is withheld."""
     key = pl.col("table").is_in(PRIORITY_TABLES) | pl.col("measure").is_in(PRIORITY_MEASURES)
     total = pl.when(pl.col("program") == ALL).then(ALL_PROGRAMS_COST).otherwise(1.0)
-    return frame.select(pl.when(key).then(10.0).otherwise(1.0) * total).to_series().to_numpy()
+    cost = pl.when(key).then(10.0).otherwise(1.0) * total
+    free = pl.col("table") == "benchmark"
+    return frame.select(pl.when(free).then(0.0).otherwise(cost)).to_series().to_numpy()
 
 
 def _in_period(frame: pl.DataFrame, period: str) -> pl.DataFrame:

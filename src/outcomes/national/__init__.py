@@ -8,6 +8,8 @@ benchmark table: completion, discharge reasons and length of stay by setting, st
 case-mix, with intervals. :func:`beside` sets each program beside the nation and its state
 (:data:`PROGRAM_SETTINGS` maps program types to TEDS settings), and :func:`standardise` adjusts
 for case-mix by indirect standardisation (observed / expected), drawn by :func:`funnel_plot`.
+:func:`report_table` makes the table the quarterly report reads (``outcomes national
+--report``), and :func:`load_report_benchmarks` reads it back for the report.
 """
 
 from outcomes.national._benchmarks import BENCHMARK_COLUMNS, MEASURES, benchmarks
@@ -16,6 +18,7 @@ from outcomes.national._codes import BY_COLUMNS, SERVICE_LABELS
 from outcomes.national._funnel import funnel_limits, funnel_plot
 from outcomes.national._mapping import CASEMIX, PROGRAM_SETTINGS
 from outcomes.national._read import TEDS_ENV, TedsD, puf_files, read
+from outcomes.national._report import ReportBenchmarks, load_report_benchmarks, report_table
 from outcomes.national._synth import Planted, planted_rates
 from outcomes.national._synth import generate as generate_puf
 from outcomes.national._synth import write as write_puf
@@ -29,16 +32,19 @@ __all__ = [
     "SERVICE_LABELS",
     "TEDS_ENV",
     "Planted",
+    "ReportBenchmarks",
     "TedsD",
     "benchmarks",
     "beside",
     "funnel_limits",
     "funnel_plot",
     "generate_puf",
+    "load_report_benchmarks",
     "newcombe",
     "planted_rates",
     "puf_files",
     "read",
+    "report_table",
     "standardise",
     "write_puf",
 ]

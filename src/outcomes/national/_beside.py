@@ -15,6 +15,7 @@ from outcomes.national._codes import CASEMIX as CASEMIX_COLUMNS
 from outcomes.national._codes import LABELS, MISSING, STATE_ABBREVIATIONS
 from outcomes.national._mapping import (
     PROVIDER_REASONS,
+    category_codes,
     program_settings,
     provider_category,
     setting_key,
@@ -76,7 +77,7 @@ def reference_counts(
     lacking = [c for c in needed if c not in reference.columns]
     if lacking:
         raise ValueError(f"the benchmark table lacks column(s) {lacking}")
-    rows = reference.filter(pl.col("measure") == measure)
+    rows = _casemix_level(reference.filter(pl.col("measure") == measure), casemix)
     if rows.height == 0:
         raise ValueError(f"the benchmark table has no {measure!r} rows")
     if "state" not in rows.columns:
@@ -87,6 +88,8 @@ def reference_counts(
             {NATION: "all"} if column == "state" else {}
         )
         inverse = {label: code for code, label in labels.items()}
+        if column in CASEMIX_COLUMNS:  # a table already in categories (the report's)
+            inverse = category_codes(column) | {"missing": MISSING} | inverse
         found = rows[column].cast(pl.String)
         unknown = sorted(set(found.drop_nulls()) - set(inverse))
         if unknown or found.null_count():
@@ -98,6 +101,27 @@ def reference_counts(
     return rows.select(
         *codes, _n=pl.col("denominator").cast(pl.Int64), _x=pl.col("numerator").cast(pl.Int64)
     )
+
+
+def _casemix_level(rows: pl.DataFrame, casemix: Sequence[str]) -> pl.DataFrame:
+    """The rows of a benchmark table that give counts by ``casemix``: a case-mix column
+    holding ``all`` is a total over that column (the report's table has both its totals and
+    its strata). The rows whose other case-mix columns are all ``all`` when there are such
+    rows (no sum needed), else the strata (no ``all`` anywhere), summed by the caller."""
+    present = [c for c in CASEMIX_COLUMNS if c in rows.columns]
+    rest = [c for c in present if c not in casemix]
+    is_all = [pl.col(c).cast(pl.String) == "all" for c in present]
+    every = dict(zip(present, is_all, strict=True))
+    if rest:
+        totals = rows.filter(
+            pl.all_horizontal([every[c] for c in rest]),
+            ~pl.any_horizontal([every[c] for c in casemix]) if casemix else pl.lit(True),
+        )
+        if totals.height:
+            return totals
+    if not present:
+        return rows
+    return rows.filter(~pl.any_horizontal(is_all))
 
 
 def _select(cells: pl.DataFrame, codes: Sequence[int], fips: int | None) -> pl.DataFrame:
@@ -302,6 +326,73 @@ def standardise(
     (indirect standardisation, exact limits of the SMR); matches R's
     ``poisson.test(O, E)$conf.int``.
     """
+    ex = expected(
+        episodes, teds, measure=measure, casemix=casemix, by=by, state=state, settings=settings
+    )
+    alpha = 1 - conf_level
+    rows = []
+    for (group, key, ref), part in ex.group_by([by, "setting", "reference"], maintain_order=True):
+        matched = part.filter(pl.col("stratum_rate").is_not_null())
+        n = matched.height
+        observed = int(matched["_y"].sum())
+        expected_count = float(matched["stratum_rate"].sum())
+        ratio = observed / expected_count if expected_count > 0 else None
+        low, high = poisson_ratio_interval(observed, expected_count, alpha)
+        ref_rate = part["setting_rate"][0]
+        rows.append(
+            (group, key, part["teds_services"][0], ref, measure, n, observed, expected_count,
+             ratio, low, high, observed / n if n else None, expected_count / n if n else None,
+             ref_rate, ratio * ref_rate if ratio is not None and ref_rate is not None
+             else None, part.height - n)
+        )  # fmt: skip
+    schema = {by: ex.schema[by]} | {
+        c: (pl.Int64 if c in ("n", "observed", "n_unmatched")
+            else pl.String if c in ("setting", "teds_services", "reference", "measure")
+            else pl.Float64)
+        for c in STANDARDISED_COLUMNS
+    }  # fmt: skip
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def poisson_ratio_interval(
+    observed: int, expected: float, alpha: float = 0.05
+) -> tuple[float | None, float | None]:
+    """Exact interval of ``observed / expected`` with ``observed`` Poisson and ``expected``
+    fixed: ``[chi2(a/2; 2O) / 2E, chi2(1 - a/2; 2O + 2) / 2E]`` (0 below when O is 0; None
+    when E is 0). R: ``poisson.test(O, E)$conf.int``."""
+    if not expected > 0:
+        return None, None
+    low = stats.chi2.ppf(alpha / 2, 2 * observed) / (2 * expected) if observed else 0.0
+    high = stats.chi2.ppf(1 - alpha / 2, 2 * observed + 2) / (2 * expected)
+    return float(low), float(high)
+
+
+def expected(
+    episodes: pl.DataFrame,
+    teds: Reference,
+    *,
+    measure: str = "completion",
+    casemix: Sequence[str] = CASEMIX_COLUMNS,
+    by: str = "program_type",
+    state: str | None = None,
+    settings: Mapping[str, Sequence[int]] | None = None,
+) -> pl.DataFrame:
+    """Each discharged episode's chance of ``measure`` at the reference's rates for its
+    case-mix: what :func:`standardise` sums.
+
+    Parameters are those of :func:`standardise`.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per discharged episode and reference (``nation``, then ``state`` when given),
+        sorted by ``by`` and setting: the episodes' columns, ``setting`` (the
+        :data:`~outcomes.national._mapping.PROGRAM_SETTINGS` key), ``teds_services``
+        (``4,5``), ``reference``, ``_y`` (1 when the episode had the outcome, else 0),
+        ``stratum_rate`` (the reference's rate among its discharges in the setting with the
+        episode's case-mix categories; null when there are none) and ``setting_rate`` (the
+        reference's crude rate in the setting; null when the setting has no discharge).
+    """
     if measure not in PROVIDER_REASONS:
         raise ValueError(f"unknown measure {measure!r}; choose from {list(PROVIDER_REASONS)}")
     casemix = list(casemix)
@@ -318,48 +409,42 @@ def standardise(
     coarse = "age_group" in casemix and bool((raw["age_group"] == 13).any())
     mapping = program_settings(settings)
     refs = _references(state)
-    z_alpha = 1 - conf_level
     ep = ep.with_columns(
-        *(provider_category(c, coarse) for c in casemix),
+        *(provider_category(c, coarse).alias(f"_cm_{c}") for c in casemix),
         _y=pl.col("discharge_reason").is_in(PROVIDER_REASONS[measure]).cast(pl.Int64),
     )
+    keys = [f"_cm_{c}" for c in casemix]
     cells = (
-        raw.with_columns(*(teds_category(c, coarse).alias(c) for c in casemix))
-        .group_by("service", "state", *casemix)
+        raw.with_columns(*(teds_category(c, coarse).alias(f"_cm_{c}") for c in casemix))
+        .group_by("service", "state", *keys)
         .agg(pl.col("_n").sum(), pl.col("_x").sum())
     )
-    rows = []
-    for (group, key), part in ep.sort(by, "setting").group_by([by, "setting"], maintain_order=True):
+    parts = []
+    for (_, key), part in ep.sort(by, "setting").group_by([by, "setting"], maintain_order=True):
         if key not in mapping:
             raise ValueError(f"no TEDS-D setting for {key!r}: give settings={{{key!r}: (...)}}")
         codes = mapping[key]
         for ref, fips in refs:
             ref_cells = _select(cells, codes, fips)
             n_ref, x_ref = int(ref_cells["_n"].sum()), int(ref_cells["_x"].sum())
-            rates = ref_cells.group_by(casemix).agg(_rate=pl.col("_x").sum() / pl.col("_n").sum())
-            joined = part.join(rates, on=casemix, how="left")
-            matched = joined.filter(pl.col("_rate").is_not_null())
-            n = matched.height
-            observed = int(matched["_y"].sum())
-            expected = float(matched["_rate"].sum())
-            ratio = observed / expected if expected > 0 else None
-            low = high = None
-            if expected > 0:
-                low = (
-                    stats.chi2.ppf(z_alpha / 2, 2 * observed) / (2 * expected) if observed else 0.0
+            tagged = part.with_columns(
+                teds_services=pl.lit(",".join(map(str, codes))),
+                reference=pl.lit(ref),
+                setting_rate=pl.lit(x_ref / n_ref if n_ref else None, pl.Float64),
+            )
+            if keys:
+                rates = ref_cells.group_by(keys).agg(
+                    stratum_rate=pl.col("_x").sum() / pl.col("_n").sum()
                 )
-                high = stats.chi2.ppf(1 - z_alpha / 2, 2 * observed + 2) / (2 * expected)
-            ref_rate = x_ref / n_ref if n_ref else None
-            rows.append(
-                (group, key, ",".join(map(str, codes)), ref, measure, n, observed, expected,
-                 ratio, low, high, observed / n if n else None, expected / n if n else None,
-                 ref_rate, ratio * ref_rate if ratio is not None and ref_rate is not None
-                 else None, joined.height - n)
-            )  # fmt: skip
-    schema = {by: ep.schema[by]} | {
-        c: (pl.Int64 if c in ("n", "observed", "n_unmatched")
-            else pl.String if c in ("setting", "teds_services", "reference", "measure")
-            else pl.Float64)
-        for c in STANDARDISED_COLUMNS
-    }  # fmt: skip
-    return pl.DataFrame(rows, schema=schema, orient="row")
+                tagged = tagged.join(rates, on=keys, how="left", maintain_order="left")
+            else:
+                tagged = tagged.with_columns(stratum_rate=pl.col("setting_rate"))
+            parts.append(tagged.drop(keys))
+    if not parts:
+        return ep.drop(keys).with_columns(
+            teds_services=pl.lit(None, pl.String),
+            reference=pl.lit(None, pl.String),
+            setting_rate=pl.lit(None, pl.Float64),
+            stratum_rate=pl.lit(None, pl.Float64),
+        )
+    return pl.concat(parts, how="vertical_relaxed")

@@ -132,3 +132,49 @@ def provider_category(name: str, coarse_age: bool = False) -> pl.Expr:
             mapping |= {"55-64": "55+", "65+": "55+"}
         expr = col.replace_strict(list(mapping), list(mapping.values()), default=None)
     return expr.cast(pl.String).fill_null("missing").alias(name)
+
+
+#: The report's charts draw one reference line per program and length band: a band's planned
+#: range decides its setting. Residential bands of 45 days and more lie above 30 days
+#: (long-term, 5); ``<45 d`` can hold both sides of 30 days and ``unknown`` has no plan, so
+#: both compare with short- and long-term pooled (4 and 5), as an unplanned episode does.
+LONG_RESIDENTIAL_BANDS = ("45-59 d", "60-74 d", "75-90 d", ">90 d")
+
+#: TEDS-D settings whose length of stay counts one extra day (SAMHSA adds a day to every
+#: outpatient discharge "so that the first day and last day ... are counted"): ambulatory IOP
+#: (6), outpatient (7) and ambulatory detox (8).
+AMBULATORY = (6, 7, 8)
+
+
+def band_setting(program: str, band: str | None) -> str:
+    """The :data:`PROGRAM_SETTINGS` key of a program's length band in the report's charts
+    (``residential`` ``60-74 d`` -> ``residential_long``; ``<45 d`` -> ``residential``)."""
+    if program != "residential":
+        return program
+    return "residential_long" if band in LONG_RESIDENTIAL_BANDS else "residential"
+
+
+def category_codes(name: str) -> dict[str, int]:
+    """For case-mix column ``name``: each common category (``opioids``, ``12-17``) and the
+    smallest TEDS-D code in it, so that a table already in categories reads back as codes that
+    :func:`teds_category` maps to the same categories."""
+    _, teds, _ = CASEMIX[name]
+    out: dict[str, int] = {}
+    for code, category in sorted(teds.items()):
+        out.setdefault(category, code)
+    return out
+
+
+def teds_categories(frame: pl.DataFrame, names) -> pl.DataFrame:
+    """``frame`` with its case-mix columns ``names`` (harmonised codes) as category codes
+    (:func:`category_codes`): the strata :func:`outcomes.national.standardise` uses, one code
+    each."""
+    exprs = []
+    for name in names:
+        codes = category_codes(name)
+        exprs.append(
+            teds_category(name)
+            .replace_strict(list(codes), list(codes.values()), default=-9, return_dtype=pl.Int16)
+            .alias(name)
+        )
+    return frame.with_columns(exprs)

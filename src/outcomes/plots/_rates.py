@@ -28,6 +28,38 @@ from outcomes.plots._common import (
     program_label,
 )
 
+#: How a reference line is drawn: the nation's a black tick across the row (taller than the
+#: whiskers' caps), any other reference's (the state's) a white diamond on it.
+REFERENCE_STYLE = {
+    "nation": {"marker": "|", "ms": 20, "mew": 2.4, "color": "black", "ls": ""},
+    "state": {"marker": "D", "ms": 5.5, "mew": 1.2, "mfc": "white", "mec": "black", "ls": ""},
+}
+
+
+def _draw_references(
+    ax, drawn, y, reference, by, scale: float = 1.0, what: str = "same setting"
+) -> list[Line2D]:
+    """The reference lines of each drawn row (``reference``: ``program_type, length_band,
+    reference, value``; ``reference`` is ``nation`` or a state), and their legend handles.
+    Each artist's gid is ``reference_<reference>``."""
+    if reference is None or reference.is_empty():
+        return []
+    labels = {}
+    for yi, r in zip(y, drawn, strict=True):
+        rows = reference.filter(*(pl.col(c) == r[c] for c in by))
+        for ref in rows.iter_rows(named=True):
+            if ref["value"] is None:
+                continue
+            kind = "nation" if ref["reference"] == "nation" else "state"
+            ax.plot([ref["value"] * scale], [yi], gid=f"reference_{ref['reference']}",
+                    zorder=4, **REFERENCE_STYLE[kind])  # fmt: skip
+            labels[kind] = "Nation" if kind == "nation" else str(ref["reference"])
+    return [
+        Line2D([], [], label=f"{labels[k]} (TEDS-D, {what})", **REFERENCE_STYLE[k])
+        for k in ("nation", "state")
+        if k in labels
+    ]
+
 
 def rate_chart(
     table: pl.DataFrame,
@@ -35,6 +67,8 @@ def rate_chart(
     title: str | None = None,
     *,
     threshold: int | None = None,
+    reference: pl.DataFrame | None = None,
+    reference_note: str | None = None,
 ) -> Figure:
     """Horizontal bars of a rate by program and length band, with 95% intervals.
 
@@ -46,6 +80,12 @@ def rate_chart(
         Rows that are not published are left out; a note under the axes names them.
     threshold : int, optional
         The suppression threshold, for the note (default: read from the ``<N`` display text).
+    reference : polars.DataFrame, optional
+        Reference rates to mark on the rows (``program_type``, ``length_band``,
+        ``reference`` = ``nation`` or a state, ``value`` as a proportion): a black tick for
+        the nation, a white diamond for the state (:data:`REFERENCE_STYLE`).
+    reference_note : str, optional
+        A note on the references, under the axes.
     """
     _require_published(table)
     rows = _sort_bands(table.filter(pl.col("metric") == metric))
@@ -64,12 +104,16 @@ def rate_chart(
                 capsize=3,
                 lw=1,
             )
+    handles = _draw_references(ax, drawn, y, reference, by, scale=100)
     ax.set_yticks(y, [_label(r, by) for r in drawn])
     _percent_axis(ax, "x")
     ax.set_xlabel("% of discharges (95% interval)")
     ax.set_title(title or metric.replace("_", " ").capitalize())
     ax.grid(axis="x", alpha=0.3)
-    _finish(fig, [_not_drawn_note(left_out)])
+    if handles:
+        ax.legend(handles=handles, frameon=False, fontsize=8, ncol=2, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.16))  # fmt: skip
+    _finish(fig, [_not_drawn_note(left_out), reference_note if handles else None])
     return fig
 
 
@@ -179,7 +223,13 @@ def reason_mix_chart(table: pl.DataFrame, *, threshold: int | None = None) -> Fi
     return fig
 
 
-def los_chart(table: pl.DataFrame, *, threshold: int | None = None) -> Figure:
+def los_chart(
+    table: pl.DataFrame,
+    *,
+    threshold: int | None = None,
+    reference: pl.DataFrame | None = None,
+    reference_note: str | None = None,
+) -> Figure:
     """Median length of stay (with 25th-75th percentiles) against the planned length, by
     program and band in their natural order, from a suppressed metric table grouped by
     ``program_type`` and ``length_band``.
@@ -187,7 +237,8 @@ def los_chart(table: pl.DataFrame, *, threshold: int | None = None) -> Figure:
     One rule for the planned length: a bracket spans the band's planned range
     (:data:`BAND_PLANNED_DAYS`, e.g. 45-59 days, or 39-45 days for ``6 wk``); open bands
     (``<45 d``, ``>90 d``, ``other``, ``unknown``) have none. Rows that are not published are
-    left out and named in the note.
+    left out and named in the note. ``reference`` (``program_type, length_band, reference,
+    value`` in days) marks reference medians as :func:`rate_chart` marks rates.
     """
     _require_published(table)
     rows = _sort_bands(
@@ -216,6 +267,7 @@ def los_chart(table: pl.DataFrame, *, threshold: int | None = None) -> Figure:
             ax.plot(
                 [lo, hi], [yi + 0.3, yi + 0.3], "|-", color="black", lw=1.2, ms=7, gid="planned"
             )
+    ref_handles = _draw_references(ax, drawn, y, reference, by, what="median, same setting")
     ax.set_yticks(y, [_label(r, by) for r in drawn])
     ax.set_ylim(-0.6, len(drawn) - 0.4)
     ax.set_xlim(0, None)
@@ -229,13 +281,13 @@ def los_chart(table: pl.DataFrame, *, threshold: int | None = None) -> Figure:
         bracket,
     ]
     ax.legend(
-        handles=handles,
+        handles=handles + ref_handles,
         handler_map={bracket: HandlerLine2D(numpoints=2)},
         frameon=False,
         fontsize=8,
-        ncol=3,
+        ncol=2 if ref_handles else 3,  # with references: this report's marks, then TEDS-D's
         loc="upper center",
         bbox_to_anchor=(0.5, -0.14),
     )
-    _finish(fig, [_not_drawn_note(left_out)])
+    _finish(fig, [_not_drawn_note(left_out), reference_note if ref_handles else None])
     return fig

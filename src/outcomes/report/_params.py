@@ -54,6 +54,12 @@ class ReportParams:
     ``threshold`` is at least :data:`MIN_THRESHOLD` (11), as CMS's cell-size suppression
     policy requires; a lower one is refused unless ``allow_low_threshold=True``, for data
     agreements that explicitly permit it. A higher one is always allowed.
+
+    ``benchmarks`` is a benchmark table written by ``outcomes national --report`` (CSV or
+    Parquet; :func:`outcomes.national.load_report_benchmarks`): the charts then draw the
+    national reference lines and the summary states the observed-to-expected ratio. ``state``
+    is the provider's state (postal abbreviation, e.g. ``NY``): the second reference line; it
+    needs ``benchmarks``.
     """
 
     period: str
@@ -61,6 +67,8 @@ class ReportParams:
     as_of: str | None = None
     threshold: int = MIN_THRESHOLD
     allow_low_threshold: bool = False
+    benchmarks: str | None = None
+    state: str | None = None
 
     def __post_init__(self) -> None:
         if not PERIOD_RE.match(self.period):
@@ -76,12 +84,26 @@ class ReportParams:
                 "agreement that permits it, with allow_low_threshold=True "
                 "(outcomes report --allow-low-threshold)"
             )
+        if self.state is not None:
+            from outcomes.national._codes import STATE_ABBREVIATIONS
+
+            if self.state not in STATE_ABBREVIATIONS.values():
+                raise ValueError(
+                    f"state must be a postal abbreviation such as NY, not {self.state!r}"
+                )
+            if self.benchmarks is None:
+                raise ValueError(
+                    "state names the second line of a national benchmark: give the benchmark "
+                    "table too (outcomes report --benchmarks FILE)"
+                )
 
     def notebook_parameters(self) -> dict[str, object]:
         """Parameters as papermill passes them (strings stay strings; the folder is absolute)."""
         params = dataclasses.asdict(self)
         del params["allow_low_threshold"]
         params["data_dir"] = str(Path(self.data_dir).resolve())
+        if self.benchmarks is not None:
+            params["benchmarks"] = str(Path(self.benchmarks).resolve())
         return params
 
 

@@ -90,6 +90,9 @@ def render(
     PeriodError
         The period ends after the as-of date or no episode was discharged in it (see
         :func:`outcomes.metrics.check_period`); nothing is written.
+    InputError
+        ``params.benchmarks`` cannot be used (:func:`outcomes.national.load_report_benchmarks`);
+        nothing is written.
     ReportError
         A cell failed; the message gives the cell's number, its first line and the error.
         Nothing is published (with ``keep_notebook``, the partly executed notebook is kept).
@@ -106,6 +109,11 @@ def render(
         dataset = load(params.data_dir, on_error="exclude")
     say(f"checking the period {params.period}")
     check_period(dataset, params.period, params.as_of, require_full=True)
+    if params.benchmarks is not None:  # refused in one line before the notebook starts
+        from outcomes.national import load_report_benchmarks
+
+        say(f"checking the benchmark table {Path(params.benchmarks).name}")
+        load_report_benchmarks(params.benchmarks, params.state)
     say("starting the notebook's kernel")
     km = start_kernel(Path(notebook).parent)  # boots while the notebook tools load
     try:
@@ -134,7 +142,7 @@ def _render(params, out_dir, notebook, timeout, keep_notebook, say, km) -> Path:
         except PapermillExecutionError as err:
             first_line = next((ln for ln in err.source.splitlines() if ln.strip()), "")
             if keep_notebook and executed.exists():
-                _write_scrubbed(executed, kept, params.data_dir)
+                _write_scrubbed(executed, kept, params.data_dir, params.benchmarks)
                 where = f"The partly executed notebook is {kept}."
             else:
                 where = "keep_notebook=True (--keep-notebook) keeps the partly executed notebook."
@@ -143,10 +151,13 @@ def _render(params, out_dir, notebook, timeout, keep_notebook, say, km) -> Path:
                 f"{err.ename}: {err.evalue}. {where}"
             ) from None
         stop_kernel(km)  # every output is in: free the cores for the rendering
-        _write_scrubbed(executed, executed, params.data_dir)
+        _write_scrubbed(executed, executed, params.data_dir, params.benchmarks)
         say("rendering HTML")
         page = to_html(executed)
-        leaked = [p for p in _machine_paths(params.data_dir) if p in page]
+        machine = _machine_paths(params.data_dir)
+        if params.benchmarks is not None:
+            machine += _machine_paths(params.benchmarks)
+        leaked = [p for p in machine if p in page]
         if leaked:  # the scrub above should make this impossible: refuse rather than publish
             raise ReportError(
                 "the rendered report would show the data folder's path; nothing was written"

@@ -19,7 +19,7 @@ def _machine_paths(data_dir: str | Path) -> list[str]:
     return sorted((p for p in paths if p not in ("/", "")), key=len, reverse=True)
 
 
-def scrub(nb, data_dir: str | Path) -> list[str]:
+def scrub(nb, data_dir: str | Path, benchmarks: str | Path | None = None) -> list[str]:
     """Remove what belongs to the machine, not the report, from an executed notebook (in place).
 
     - every ``stream`` output named ``stderr`` (warnings carry host paths and code lines;
@@ -27,7 +27,8 @@ def scrub(nb, data_dir: str | Path) -> list[str]:
     - papermill's run metadata that names paths: ``parameters``, ``default_parameters``,
       ``input_path``, ``output_path``, ``environment_variables``;
     - the data folder's absolute path wherever it remains (the injected parameters cell,
-      outputs) becomes ``<data>``.
+      outputs) becomes ``<data>``; the benchmark table's path (``benchmarks``), its bare
+      file name.
 
     Returns the stderr texts removed, in order.
     """
@@ -53,12 +54,15 @@ def scrub(nb, data_dir: str | Path) -> list[str]:
             "environment_variables",
         ):
             meta.pop(key, None)
-    paths = _machine_paths(data_dir)
+    swaps = [(p, DATA_PLACEHOLDER) for p in _machine_paths(data_dir)]
+    if benchmarks is not None:
+        swaps += [(p, Path(benchmarks).name) for p in _machine_paths(benchmarks)]
+    swaps.sort(key=lambda pair: len(pair[0]), reverse=True)
 
     def clean(value):
         if isinstance(value, str):
-            for path in paths:
-                value = value.replace(path, DATA_PLACEHOLDER)
+            for path, placeholder in swaps:
+                value = value.replace(path, placeholder)
             return value
         if isinstance(value, list):
             return [clean(v) for v in value]
@@ -72,11 +76,13 @@ def scrub(nb, data_dir: str | Path) -> list[str]:
     return removed
 
 
-def _write_scrubbed(source: Path, target: Path, data_dir: str | Path) -> None:
+def _write_scrubbed(
+    source: Path, target: Path, data_dir: str | Path, benchmarks: str | Path | None = None
+) -> None:
     """Read an executed notebook, :func:`scrub` it, and write it to ``target``."""
     import nbformat
 
     nb = nbformat.read(str(source), as_version=4)
-    scrub(nb, data_dir)
+    scrub(nb, data_dir, benchmarks)
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, str(target))

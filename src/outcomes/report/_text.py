@@ -21,10 +21,13 @@ def title(period: str, ds, as_of: str | None = None):
     )
 
 
-def methods(threshold: int, as_of: str | None, ds):
-    """The methods appendix as Markdown, with this run's threshold and as-of date."""
+def methods(threshold: int, as_of: str | None, ds, benchmarks=None):
+    """The methods appendix as Markdown, with this run's threshold and as-of date, and the
+    national benchmark (its TEDS-D years and states, or that none was given: ``benchmarks``
+    is a :class:`outcomes.national.ReportBenchmarks`, e.g. ``pub.benchmarks``)."""
     from IPython.display import Markdown
 
+    from outcomes.publish_national import methods_line
     from outcomes.suppression import legend
 
     cut = as_of or f"{ds.last_date} (the latest date in the data)"
@@ -41,5 +44,6 @@ def methods(threshold: int, as_of: str | None, ds):
         "made from the same export) would let a reader work out by adding and subtracting; "
         "cells are withheld over the whole publication at once (docs/privacy.md). "
         f"{markers}\n"
-        "- **Data**: de-identified records only; files with direct identifiers are refused."
+        "- **Data**: de-identified records only; files with direct identifiers are refused.\n"
+        + methods_line(benchmarks)
     )
