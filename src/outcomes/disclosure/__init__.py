@@ -5,8 +5,9 @@ program, band, measure, value, ci_low, ci_high, numerator, denominator``). Behin
 stand one or two *sets of episodes*: a count cell stands for its set, a rate for its
 numerator and denominator sets (a rate and its Wilson interval give both away), a median or
 mean for the set it summarises, a Kaplan-Meier horizon for the episodes still at risk and the
-events by then. Each set carries the keys it was built under (period, program, band, part),
-and equal sets are one variable, however many cells show them.
+events by then, an observed-to-expected ratio (kind ``ratio``, treated as a rate) for its
+observed events and its episodes. Each set carries the keys it was built under (period,
+program, band, part), and equal sets are one variable, however many cells show them.
 
 Links between cells are of two kinds, both checked against the episodes themselves:
 

@@ -36,6 +36,10 @@ REFERENCE_STYLE = {
 }
 
 
+#: The same marks in the legend (the tick shorter, so that it keeps clear of the axis label).
+LEGEND_STYLE = {**REFERENCE_STYLE, "nation": {**REFERENCE_STYLE["nation"], "ms": 11}}
+
+
 def _draw_references(
     ax, drawn, y, reference, by, scale: float = 1.0, what: str = "same setting"
 ) -> list[Line2D]:
@@ -55,7 +59,7 @@ def _draw_references(
                     zorder=4, **REFERENCE_STYLE[kind])  # fmt: skip
             labels[kind] = "Nation" if kind == "nation" else str(ref["reference"])
     return [
-        Line2D([], [], label=f"{labels[k]} (TEDS-D, {what})", **REFERENCE_STYLE[k])
+        Line2D([], [], label=f"{labels[k]} (TEDS-D, {what})", **LEGEND_STYLE[k])
         for k in ("nation", "state")
         if k in labels
     ]
