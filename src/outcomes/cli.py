@@ -350,6 +350,8 @@ def _map(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
+    import time
+
     from outcomes import synth
 
     if args.clients < 1:
@@ -360,12 +362,30 @@ def _synth(args: argparse.Namespace) -> int:
         raise OutcomesError(
             "--style foreign writes its own formats (a workbook, CSVs); drop --format"
         )
-    ds = synth.generate(args.clients, seed=args.seed, start=args.start, end=args.end)
-    synth.write(ds, args.out, fmt=args.format, messy=args.messy, seed=args.seed, style=args.style)
+    if args.style == "foreign" and args.clients > synth.BLOCK:
+        raise OutcomesError(
+            f"--style foreign writes one workbook from data held in memory: at most "
+            f"{synth.BLOCK:,} clients"
+        )
+    start = time.perf_counter()
+
+    def say(line: str) -> None:
+        print(f"[{time.perf_counter() - start:5.1f}s] {line}", file=sys.stderr, flush=True)
+
+    rows = synth.export(
+        args.clients,
+        args.seed,
+        args.out,
+        fmt=args.format,
+        start=args.start,
+        end=args.end,
+        messy=args.messy,
+        style=args.style,
+        progress=say,
+    )
     print(
-        f"wrote {ds.enrollments.height} episodes of {args.clients} clients, "
-        f"{ds.attendance.height} sessions, "
-        f"{0 if ds.followups is None else ds.followups.height} follow-ups to {args.out}"
+        f"wrote {rows['enrollments']} episodes of {args.clients} clients, "
+        f"{rows['attendance']} sessions, {rows['followups']} follow-ups to {args.out}"
         + (
             f", and the mapping that loads them to {args.out / 'mapping.toml'}"
             if args.style == "foreign"

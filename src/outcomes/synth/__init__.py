@@ -78,7 +78,7 @@ from outcomes.synth._foreign import (
     foreign_mapping,
     write_foreign,
 )
-from outcomes.synth._generate import MESSY_PLANTED, generate, mess_up, write
+from outcomes.synth._generate import BLOCK, block_rng, blocks, generate
 from outcomes.synth._model import (
     Effects,
     completion_probability,
@@ -86,13 +86,18 @@ from outcomes.synth._model import (
     readmission_probability,
     severity,
 )
+from outcomes.synth._write import MESSY_PLANTED, export, mess_up, write
 
 __all__ = [
+    "BLOCK",
     "FOREIGN_MESSY_PLANTED",
     "FOREIGN_TWICE",
     "MESSY_PLANTED",
     "Effects",
+    "block_rng",
+    "blocks",
     "completion_probability",
+    "export",
     "foreign_mapping",
     "generate",
     "marginal_readmission_hazard_ratio",

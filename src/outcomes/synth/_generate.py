@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
@@ -42,7 +42,10 @@ def generate(
     n_clients : int
         Number of clients (each has one or more episodes; about 1.5 on average).
     seed : int
-        Seed of ``numpy.random.default_rng``: the same seed gives the same data.
+        Seed of the random streams: the same seed gives the same data. Clients are generated
+        in blocks of :data:`BLOCK`, each with its own stream (:func:`block_rng`: up to
+        :data:`BLOCK` clients, ``numpy.random.default_rng(seed)``), so that any number of
+        clients can be written block by block (:func:`outcomes.synth.export`).
     start, end : str or datetime.date
         First admissions fall from ``start``; nothing is dated after ``end`` (the data's
         cut-off, so episodes running then are open).
@@ -67,15 +70,71 @@ def generate(
     >>> bool((ds.enrollments["discharge_date"] >= ds.enrollments["admit_date"]).all())
     True
     """
+    parts = list(blocks(n_clients, seed, start, end, effects))
+    if len(parts) == 1:
+        return parts[0]
+    return Dataset.from_frames(
+        pl.concat([b.enrollments for b in parts]),
+        pl.concat([b.attendance for b in parts]),
+        pl.concat([b.followups for b in parts]),
+    )
+
+
+#: Clients per block, the unit of generation: block ``k`` holds clients ``k * BLOCK + 1`` on and
+#: draws from its own random stream (:func:`block_rng`), so a generated export is its blocks one
+#: after another, whether they are generated at once (:func:`generate`) or written one at a time
+#: in bounded memory (:func:`outcomes.synth.export`).
+BLOCK = 100_000
+
+
+def block_rng(seed: int, k: int) -> np.random.Generator:
+    """The random stream of block ``k`` of ``seed``: ``default_rng(seed)`` for the first block
+    (so an export of up to :data:`BLOCK` clients is one stream of the seed), and the seed's
+    ``k``-th spawned stream, ``default_rng(SeedSequence(seed, spawn_key=(k,)))``, after it."""
+    return np.random.default_rng(seed if k == 0 else np.random.SeedSequence(seed, spawn_key=(k,)))
+
+
+def blocks(
+    n_clients: int,
+    seed: int,
+    start: str | dt.date = "2024-01-01",
+    end: str | dt.date = "2026-09-30",
+    effects: Effects | None = None,
+    block: int = BLOCK,
+) -> Iterator[Dataset]:
+    """The blocks of :func:`generate` one at a time: block ``k`` has the clients
+    ``k * block + 1`` to ``(k + 1) * block`` (``client_id`` numbers them from 1), its episodes
+    numbered on from the previous block's, sorted by admission date within the block, and its
+    sessions and follow-ups. Concatenated, they are ``generate(n_clients, seed, ...)``; only
+    one block is held at a time. ``block`` other than :data:`BLOCK` gives other data (each
+    block is one random stream): it is there for tests of the chunked paths on small data.
+    """
     if n_clients < 1:
         raise ValueError("n_clients must be at least 1")
+    if block < 1:
+        raise ValueError("block must be at least 1")
     eff = effects or Effects()
     start_d, end_d = _as_date(start), _as_date(end)
     if end_d < start_d:
         raise ValueError("end must not be before start")
     horizon = (end_d - start_d).days
-    rng = np.random.default_rng(seed)
+    first_episode = 0
+    for k, first_client in enumerate(range(0, n_clients, block)):
+        n = min(block, n_clients - first_client)
+        ds = _block(n, first_client, first_episode, block_rng(seed, k), eff, start_d, horizon)
+        first_episode += ds.enrollments.height
+        yield ds
 
+
+def _block(
+    n_clients: int,
+    first_client: int,
+    first_episode: int,
+    rng: np.random.Generator,
+    eff: Effects,
+    start_d: dt.date,
+    horizon: int,
+) -> Dataset:
     clients = _clients(n_clients, rng)
     # wave 0: every client's first admission, uniform over the period
     wave = {
@@ -92,7 +151,7 @@ def generate(
         episodes.append(ep)
         wave = _next_admissions(ep, clients, eff, horizon, rng)
     ep = {k: np.concatenate([e[k] for e in episodes]) for k in episodes[0]}
-    enrollments, order = _enrollments_frame(ep, clients, start_d)
+    enrollments, order = _enrollments_frame(ep, clients, start_d, first_client, first_episode)
     ep = {k: v[order] for k, v in ep.items()}
     episode_ids = enrollments["episode_id"]
     attendance = _attendance(ep, episode_ids, horizon, start_d, rng)
@@ -247,7 +306,9 @@ def _next_admissions(ep, clients, eff: Effects, horizon: int, rng: np.random.Gen
     }
 
 
-def _enrollments_frame(ep, clients, start: dt.date) -> tuple[pl.DataFrame, np.ndarray]:
+def _enrollments_frame(
+    ep, clients, start: dt.date, first_client: int, first_episode: int
+) -> tuple[pl.DataFrame, np.ndarray]:
     order = np.lexsort((ep["client"], ep["admit"]))
     c = ep["client"][order]
     start_day = np.datetime64(start, "D")
@@ -260,8 +321,11 @@ def _enrollments_frame(ep, clients, start: dt.date) -> tuple[pl.DataFrame, np.nd
     planned = ep["planned"][order]
     frame = pl.DataFrame(
         {
-            "client_id": "C" + pl.Series(c + 1).cast(pl.String).str.zfill(7),
-            "episode_id": "E" + pl.Series(np.arange(1, c.size + 1)).cast(pl.String).str.zfill(8),
+            "client_id": "C" + pl.Series(first_client + c + 1).cast(pl.String).str.zfill(7),
+            "episode_id": "E"
+            + pl.Series(np.arange(first_episode + 1, first_episode + c.size + 1))
+            .cast(pl.String)
+            .str.zfill(8),
             "program_type": np.array(_PROGRAMS, dtype=object)[program],
             "planned_length_days": pl.Series(np.where(planned > 0, planned, 0)).cast(pl.Int32),
             "admit_date": start_day + ep["admit"][order].astype("timedelta64[D]"),
@@ -387,117 +451,3 @@ def _followups(ep, episode_ids, eff: Effects, horizon: int, start: dt.date, rng)
             ],
         }
     ).with_columns(pl.col("contact_date").cast(pl.Date))
-
-
-def write(
-    ds: Dataset,
-    out_dir: str | Path,
-    fmt: str = "csv",
-    messy: bool = False,
-    seed: int = 0,
-    style: str = "contract",
-) -> Path:
-    """Write a dataset as a provider export: ``enrollments``, ``attendance``, ``followups``.
-
-    CSV: UTF-8, header row, ISO dates, ``true``/``false``, empty for missing. The same data
-    gives byte-identical files. With ``messy``, the export carries the mistakes real exports
-    have (see :func:`mess_up`), so the loader's reporting can be seen at work. With
-    ``style="foreign"``, the export is shaped like a provider system's own (a workbook, a
-    cp1252 CSV, its own names, labels and dates, rows written twice) and comes with its
-    ``mapping.toml`` (see :func:`outcomes.synth.write_foreign`; with ``messy``, mistakes in the
-    export's own terms). Returns the folder.
-    """
-    if fmt not in ("csv", "parquet"):
-        raise ValueError(f'fmt must be "csv" or "parquet", not {fmt!r}')
-    if style not in ("contract", "foreign"):
-        raise ValueError(f'style must be "contract" or "foreign", not {style!r}')
-    if style == "foreign":
-        if fmt != "csv":
-            raise ValueError('style="foreign" writes its own formats; it takes no fmt="parquet"')
-        from outcomes.synth._foreign import write_foreign
-
-        return write_foreign(ds, out_dir, seed=seed, messy=messy)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    frames = {n: getattr(ds, n) for n in ("enrollments", "attendance", "followups")}
-    if messy:
-        frames = mess_up(frames, seed)
-    for name, frame in frames.items():
-        if frame is None:
-            continue
-        for old in out.glob(f"{name}.*"):
-            old.unlink()
-        if fmt == "csv":
-            frame.write_csv(out / f"{name}.csv")
-        else:
-            frame.write_parquet(out / f"{name}.parquet")
-    return out
-
-
-#: What :func:`mess_up` plants: file -> (rule, rows with it).
-MESSY_PLANTED = {
-    "enrollments": (("type", 2), ("duplicate_episode_id", 2), ("discharge_without_reason", 1)),
-    "attendance": (("unknown_episode", 3), ("allowed_values", 2), ("session_outside_episode", 1)),
-}
-
-
-def mess_up(frames: dict[str, pl.DataFrame | None], seed: int) -> dict[str, pl.DataFrame | None]:
-    """The frames as text, with the mistakes of :data:`MESSY_PLANTED` and some the loader
-    forgives (codes in capitals, blanks around values), at rows drawn with ``seed``."""
-    rng = np.random.default_rng(seed)
-    enr = frames["enrollments"].with_columns(pl.all().cast(pl.String))
-    att = frames["attendance"].with_columns(pl.all().cast(pl.String))
-    closed = enr.with_row_index("__i").filter(pl.col("discharge_date").is_not_null())["__i"]
-    picks = rng.choice(closed.to_numpy(), 6, replace=False)
-    us_date = (
-        pl.col("admit_date").str.slice(5, 2)
-        + "/"
-        + pl.col("admit_date").str.slice(8, 2)
-        + "/"
-        + pl.col("admit_date").str.slice(0, 4)
-    )
-    idx = pl.int_range(pl.len())
-    enr = enr.with_columns(
-        pl.when(idx.is_in(picks[:2].tolist()))
-        .then(us_date)
-        .otherwise(pl.col("admit_date"))
-        .alias("admit_date"),
-        pl.when(idx == int(picks[2]))
-        .then(None)
-        .otherwise(pl.col("discharge_reason"))
-        .alias("discharge_reason"),
-        pl.when(idx.is_in(picks[3:].tolist()))
-        .then(pl.col("program_type").str.to_uppercase())
-        .otherwise(pl.col("program_type"))
-        .alias("program_type"),
-    )
-    # an episode exported twice with a value changed in between: a key clash, not a copy (an
-    # exact copy is kept once and would plant nothing that excludes rows)
-    twice = enr[int(picks[5]) : int(picks[5]) + 1].with_columns(pl.col("client_id") + "0")
-    enr = pl.concat([enr, twice])
-    bounds = frames["enrollments"].select("episode_id", "discharge_date")
-    chosen = (
-        att.with_row_index("__i")
-        .join(bounds, on="episode_id")
-        .filter(
-            ~pl.col("episode_id").is_in(enr[picks.tolist()]["episode_id"].implode()),
-            pl.col("discharge_date").is_not_null(),
-        )
-    )
-    rows = rng.choice(chosen["__i"].to_numpy(), 6, replace=False).tolist()
-    late = chosen.filter(pl.col("__i") == rows[5])["discharge_date"].item() + dt.timedelta(60)
-    att = att.with_columns(
-        pl.when(idx.is_in(rows[:3]))
-        .then(pl.lit("E99999999"))
-        .otherwise(pl.col("episode_id"))
-        .alias("episode_id"),
-        pl.when(idx.is_in(rows[3:5]))
-        .then(pl.lit("late"))
-        .otherwise(pl.col("status"))
-        .alias("status"),
-        pl.when(idx == rows[5])
-        .then(pl.lit(late.isoformat()))
-        .otherwise(pl.col("session_date"))
-        .alias("session_date"),
-    )
-    return {**frames, "enrollments": enr, "attendance": att}
