@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+LOCK   := requirements.lock
+UV_VERSION := 0.13.9
+UV     ?= $(or $(shell command -v uv 2>/dev/null),$(VENV)/uv/bin/uv)
 PERIOD ?= 2026Q3
 DATA   ?= data/sample
 MAPPING ?=
@@ -12,12 +15,16 @@ BENCHMARKS ?=
 STATE  ?=
 BENCH  := $(if $(BENCHMARKS),--benchmarks $(BENCHMARKS)) $(if $(STATE),--state $(STATE))
 
-.PHONY: report quarterly test validate lint sample docs clean-venv
+.PHONY: report quarterly test validate lint sample docs lock clean-venv
 
-$(STAMP): pyproject.toml
+# The environment is the lock, requirements.lock (every library pinned, with its hashes), so a
+# report rendered next year runs on this quarter's versions. uv installs it in seconds: the uv on
+# PATH, else uv $(UV_VERSION) put into $(VENV)/uv by pip, once. Without uv: README, "Set-up".
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	test -x "$(UV)" || $(BIN)/python -m pip install --quiet --target $(VENV)/uv uv==$(UV_VERSION)
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
 ## Render the quarterly report of the bundled sample: reports/$(PERIOD)/report.html (and .pdf
@@ -54,6 +61,13 @@ sample: $(STAMP)
 ## Refresh the tables of docs/data-dictionary.md from src/outcomes/schema.py.
 docs: $(STAMP)
 	$(BIN)/python -c "from outcomes.schema import update_data_dictionary as u; u('docs/data-dictionary.md')"
+
+## Re-resolve requirements.lock after a change to pyproject.toml's dependencies, keeping every
+## pin that still fits (make lock UPGRADE=--upgrade moves every library to its newest release).
+## One lock for every platform and Python 3.11+, with the same versions on each where they exist.
+lock: $(STAMP)
+	$(UV) pip compile pyproject.toml --extra dev --universal --fork-strategy fewest \
+	  --generate-hashes --quiet $(UPGRADE) -o $(LOCK)
 
 clean-venv:
 	rm -rf $(VENV)
