@@ -30,6 +30,7 @@ from outcomes.report._params import (
 )
 from outcomes.report._render import render, to_pdf, write_index
 from outcomes.report._scrub import scrub
+from outcomes.report._software import Software, software
 from outcomes.report._text import methods, title
 
 __all__ = [
@@ -42,11 +43,13 @@ __all__ = [
     "Progress",
     "ReportError",
     "ReportParams",
+    "Software",
     "methods",
     "render",
     "resolve_period",
     "save_outputs",
     "scrub",
+    "software",
     "title",
     "to_html",
     "to_pdf",
