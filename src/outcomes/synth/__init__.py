@@ -68,6 +68,16 @@ predictor but a shorter scale, or the readmission, came before the contact.
 
 Nothing is dated after ``end``: episodes still running then are open (no discharge date or
 reason), and no session, follow-up or admission comes later.
+
+Blocks
+------
+Clients are generated in blocks of :data:`BLOCK` (100,000), each from its own random stream
+of the seed (:func:`block_rng`: the first block from ``numpy.random.default_rng(seed)``, block
+``k`` from the seed's ``k``-th spawned stream). A block holds its clients' every episode,
+session and follow-up, so the story above is told within it, and an export is its blocks one
+after another (:func:`blocks`): :func:`generate` holds them all, :func:`export` writes one at
+a time in the memory of one block, and both give the same files. Up to :data:`BLOCK` clients,
+an export is one stream of the seed.
 """
 
 from __future__ import annotations
