@@ -102,12 +102,30 @@ def blocks(
     effects: Effects | None = None,
     block: int = BLOCK,
 ) -> Iterator[Dataset]:
-    """The blocks of :func:`generate` one at a time: block ``k`` has the clients
-    ``k * block + 1`` to ``(k + 1) * block`` (``client_id`` numbers them from 1), its episodes
-    numbered on from the previous block's, sorted by admission date within the block, and its
-    sessions and follow-ups. Concatenated, they are ``generate(n_clients, seed, ...)``; only
-    one block is held at a time. ``block`` other than :data:`BLOCK` gives other data (each
-    block is one random stream): it is there for tests of the chunked paths on small data.
+    """The blocks of :func:`generate`, one at a time.
+
+    Parameters
+    ----------
+    n_clients, seed, start, end, effects
+        As for :func:`generate`.
+    block : int
+        Clients per block. Other than :data:`BLOCK` it gives other data (each block is one
+        random stream): it is there for tests of the chunked paths on small data.
+
+    Yields
+    ------
+    Dataset
+        Block ``k``: the clients ``k * block + 1`` to ``(k + 1) * block`` (``client_id``
+        numbers them from 1), their episodes sorted by admission date and numbered on from the
+        previous block's (``episode_id``), and those episodes' sessions and follow-ups; the
+        columns and dtypes of :func:`generate`. Concatenated, the blocks are
+        ``generate(n_clients, seed, start, end, effects)``; only one is held at a time.
+
+    Examples
+    --------
+    >>> from outcomes import synth
+    >>> [b.enrollments["client_id"].n_unique() for b in synth.blocks(250, 1, block=100)]
+    [100, 100, 50]
     """
     if n_clients < 1:
         raise ValueError("n_clients must be at least 1")
