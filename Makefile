@@ -20,11 +20,15 @@ BENCH  := $(if $(BENCHMARKS),--benchmarks $(BENCHMARKS)) $(if $(STATE),--state $
 # The environment is the lock, requirements.lock (every library pinned, with its hashes), so a
 # report rendered next year runs on this quarter's versions. uv installs it in seconds: the uv on
 # PATH, else uv $(UV_VERSION) put into $(VENV)/uv by pip, once. Without uv: README, "Set-up".
+# Bytecode is compiled at install (as pip does; uv does not by default), the project's too:
+# where PYTHONDONTWRITEBYTECODE is set, nothing would ever be cached and every command would
+# compile every module it imports (about a second of each report).
 $(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	test -x "$(UV)" || $(BIN)/python -m pip install --quiet --target $(VENV)/uv uv==$(UV_VERSION)
-	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --require-hashes -r $(LOCK)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 ## Render the quarterly report of the bundled sample: reports/$(PERIOD)/report.html (and .pdf
