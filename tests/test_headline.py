@@ -97,9 +97,18 @@ def test_glossary_explains_every_abbreviation():
         "ATE",
         "E-value",
         "Trailing year",
-        "(c)",
         "Propensity",
         "Doubly robust (AIPW)",
         "Effective sample",
+        "ASAM",
+        "SAMHSA",
+        "NQF #3453",
+        "Kaplan-Meier",
+        "Hazard ratio",
+        "Standardized mean difference",
+        "Naive",
+        "Detox",
+        "Outpatient",
     ):
-        assert term in text
+        assert f"**{term}**" in text, term
+    assert "(c): withheld so that a hidden count cannot be worked out" in text

@@ -479,7 +479,9 @@ def test_overlap_plot_draws_each_program_and_the_extreme_bands():
     result = compare.compare(ep, "iop", "residential")
     fig = plots.overlap_plot(result.overlap)
     ax = fig.axes[0]
-    assert [line.get_label() for line in ax.get_lines()] == ["iop", "residential"]
+    # human labels, as in the tables
+    assert [line.get_label() for line in ax.get_lines()] == ["IOP", "Residential"]
+    assert "probability of IOP given" in ax.get_xlabel()
     assert ax.get_xlim() == (0.0, 1.0)
     # the densities integrate to about 1 over [0, 1] (trapezoid rule on the drawn grid)
     for line in ax.get_lines():

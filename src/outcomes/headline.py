@@ -145,6 +145,13 @@ GLOSSARY = {
     "a week while the client lives at home; here usually planned for 6 to 8 weeks.",
     "Residential": "Live-in treatment (ASAM level 3.x), here usually planned for 45 to 90 days.",
     "PHP": "Partial hospitalization (ASAM level 2.5): 20 or more hours a week, day treatment.",
+    "Outpatient": "Standard outpatient counselling (ASAM level 1): fewer than 9 hours a week.",
+    "Detox": "Withdrawal management: a short medically supervised stay before treatment; "
+    "never counted as a step-down.",
+    "ASAM": "The American Society of Addiction Medicine, whose criteria define the levels of "
+    "care (1 outpatient to 3.x residential).",
+    "SAMHSA": "The Substance Abuse and Mental Health Services Administration (US), which "
+    "publishes TEDS-D.",
     "Completed": "Discharged with the reason 'completed' (TEDS-D REASON 1).",
     "Completed or transferred": "SAMHSA's positive discharges: completed, or transferred to "
     "another program (TEDS-D REASON 1 and 4).",
@@ -153,6 +160,10 @@ GLOSSARY = {
     "completed or transferred residential or PHP stay (7 and 14 days as in NQF #3453).",
     "Readmission": "The next admission after discharge that is not the step-down; shown as "
     "1 - Kaplan-Meier, which counts every discharge for the time it has been followed.",
+    "NQF #3453": "The National Quality Forum's measure of continuity of care after "
+    "inpatient or residential treatment: follow-up care within 7 and 14 days of discharge.",
+    "Kaplan-Meier": "The estimate of the share still without the event by each day, which "
+    "counts every client for as long as they have been followed.",
     "Trailing year": "The four quarters ending with the quarter reported.",
     "95% interval": "The range of values compatible with the data (Wilson's for rates).",
     "IPTW": "Inverse probability of treatment weighting: weights each client by the inverse "
@@ -165,6 +176,16 @@ GLOSSARY = {
     "predicted; right when either the propensity model or the outcome model is right. The "
     "comparison's headline estimate.",
     "Effective sample": "How many equally weighted episodes a weighted group is worth.",
+    "Naive": "The programs compared as they are, without adjusting for their clients' differences.",
+    "Regression (g-computation)": "Each client's predicted outcome in either program from a "
+    "model of the outcome given program and case-mix, averaged over all clients.",
+    "Standardized mean difference": "The gap between the programs in a case-mix "
+    "characteristic, in standard deviations; below 0.1 after weighting is usually taken as "
+    "balanced.",
+    "Hazard ratio": "How much faster (above 1) or slower (below 1) readmission comes in IOP "
+    "than in residential care, from a Cox model.",
+    "Confounder": "A characteristic tied both to the program a client is placed in and to "
+    "the outcome, which biases a naive comparison.",
     "ATE": "Average treatment effect: the difference if every client had been in IOP rather "
     "than residential care, averaged over both programs' clients.",
     "E-value": "How strongly an unmeasured factor would have to be tied to both program and "

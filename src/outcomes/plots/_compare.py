@@ -8,7 +8,7 @@ import polars as pl
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
-from outcomes.plots._common import colour
+from outcomes.plots._common import colour, program_label
 
 
 def love_plot(balance: pl.DataFrame) -> Figure:
@@ -53,13 +53,13 @@ def overlap_plot(
         if part.is_empty():
             continue
         program = names[group]
-        ax.plot(part["ps"], part["density"], color=colour(program), label=program)
+        ax.plot(part["ps"], part["density"], color=colour(program), label=program_label(program))
         ax.fill_between(part["ps"], part["density"], color=colour(program), alpha=0.15)
     for lo, hi in ((0.0, 0.05), (0.95, 1.0)):
         ax.axvspan(lo, hi, color="#dddddd", zorder=0)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, None)
-    ax.set_xlabel(f"propensity: estimated probability of {treatment} given case-mix")
+    ax.set_xlabel(f"propensity: estimated probability of {program_label(treatment)} given case-mix")
     ax.set_ylabel("density")
     ax.set_yticks([])
     ax.legend(frameon=False, loc="upper right")
