@@ -284,7 +284,13 @@ class Finding:
 
 def solve(a: Attack, time_limit: float = 10.0) -> list[Finding]:
     """Every target pinned to one whole number in 1..threshold-1 (HiGHS' integer program,
-    the model built once and re-solved for each target's minimum and maximum)."""
+    the model built once and re-solved for each target's minimum and maximum).
+
+    Exact, with shortcuts that decide nothing by themselves: a target on which two of the
+    whole-number solutions met so far differ is not pinned; one can only be pinned at the
+    value they share, so one whose value lies outside 1..threshold-1 is skipped; the linear
+    relaxation's optimum in a direction, when it is that value or is reached at a whole
+    solution, settles that direction without the integer program."""
     import highspy
 
     findings = [Finding(what, v) for what, v in a.direct if 1 <= v <= a.threshold - 1]
@@ -331,25 +337,26 @@ def solve(a: Attack, time_limit: float = 10.0) -> list[Finding]:
         highspy.HighsModelStatus.kUnbounded,
         highspy.HighsModelStatus.kUnboundedOrInfeasible,
     )
+    # whole-number solutions found so far: a target on which two of them differ is not
+    # pinned, whatever its optima (the first: the feasibility solve above)
+    pool = [np.round(np.asarray(h.getSolution().col_value))]
 
-    def extremes(model, c, integral_check):
-        """(min, max) of c @ x, None when unbounded; with whether both optima are whole."""
+    def optimum(model, c, sense):
+        """The optimum of c @ x (None when unbounded) and its solution."""
         model.changeColsCost(n, cols, c)
-        out, whole = [], True
-        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-            model.changeObjectiveSense(sense)
-            model.run()
-            status = model.getModelStatus()
-            if status in unbounded:
-                return None, True
-            if status != highspy.HighsModelStatus.kOptimal:
-                raise AssertionError(f"the attacker could not settle a target: {status}")
-            out.append(model.getInfo().objective_function_value)
-            if integral_check:
-                x = np.asarray(model.getSolution().col_value)
-                whole = whole and bool(np.all(np.abs(x - np.round(x)) < 1e-6))
-        return out, whole
+        model.changeObjectiveSense(sense)
+        model.run()
+        status = model.getModelStatus()
+        if status in unbounded:
+            return None, None
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise AssertionError(f"the attacker could not settle a target: {status}")
+        return model.getInfo().objective_function_value, np.asarray(model.getSolution().col_value)
 
+    def whole(x) -> bool:
+        return bool(np.all(np.abs(x - np.round(x)) < 1e-6))
+
+    minimise, maximise = highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize
     seen = set()
     for what, coef, _ in a.targets:
         key = tuple(sorted(coef.items()))
@@ -359,15 +366,30 @@ def solve(a: Attack, time_limit: float = 10.0) -> list[Finding]:
         c = np.zeros(n)
         for j, v in coef.items():
             c[j] = v
-        # the relaxation's optima, when whole, are the integer program's too
-        values, whole = extremes(relaxed, c, True)
-        if values is None:
+        known = [float(c @ x) for x in pool]
+        if max(known) - min(known) > 0.5:
+            continue  # two whole solutions disagree: not pinned
+        value = round(known[0])  # the only value it can be pinned at
+        if not 1 <= value <= a.threshold - 1:
             continue
-        if not whole:
-            values, _ = extremes(h, c, False)
-            if values is None:
-                continue
-        low, high = round(values[0]), round(values[1])
-        if low == high and 1 <= low <= a.threshold - 1:
-            findings.append(Finding(what, low))
+        # the relaxation first: its optima bound the integer ones, and are theirs when whole
+        pinned = True
+        for sense, step in ((minimise, -1), (maximise, 1)):
+            bound, x = optimum(relaxed, c, sense)
+            if bound is None:
+                pinned = False
+                break
+            if (bound - (value + step)) * step < -1e-6:
+                continue  # not even the relaxation reaches the next whole value this way
+            if whole(x):  # a whole solution at the relaxation's optimum: another value
+                pool.append(np.round(x))
+                pinned = False
+                break
+            best, x = optimum(h, c, sense)
+            pool.append(np.round(x))
+            if best is None or abs(best - value) > 0.5:
+                pinned = False
+                break
+        if pinned:
+            findings.append(Finding(what, value))
     return findings
