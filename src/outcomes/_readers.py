@@ -44,7 +44,7 @@ def read_table(
     return _read_csv(file, encoding, where)
 
 
-def _first_line(err: Exception) -> str:
+def first_line(err: Exception) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
@@ -53,7 +53,7 @@ def _read_parquet(file: Path) -> pl.DataFrame:
     try:
         frame = pl.read_parquet(file)
     except Exception as err:
-        raise InputError(f"{file.name}: cannot be read as Parquet ({_first_line(err)})") from None
+        raise InputError(f"{file.name}: cannot be read as Parquet ({first_line(err)})") from None
     return _not_empty(file, frame)
 
 
@@ -85,7 +85,7 @@ def _read_excel(file: Path, sheet: str | None, where: str) -> pl.DataFrame:
         with _quiet_reader():
             names = fastexcel.read_excel(file).sheet_names
     except Exception as err:
-        why = _first_line(err)
+        why = first_line(err)
         raise InputError(f"{file.name}: cannot be read as a workbook ({why})") from None
     listed = ", ".join(f"'{n}'" for n in names)
     if sheet is None:
@@ -104,7 +104,7 @@ def _read_excel(file: Path, sheet: str | None, where: str) -> pl.DataFrame:
             frame = pl.read_excel(file, sheet_name=sheet, engine="calamine")
     except Exception as err:
         raise InputError(
-            f"{file.name}, sheet '{sheet}': cannot be read ({_first_line(err)})"
+            f"{file.name}, sheet '{sheet}': cannot be read ({first_line(err)})"
         ) from None
     frame = frame.rename({c: c.strip() for c in frame.columns if c != c.strip()})
     return _not_empty(file, frame, f", sheet '{sheet}'")
@@ -167,4 +167,4 @@ def _why_unparsable(file: Path, text: str, names: list[str], err: Exception) -> 
         return InputError(
             f"{file.name}: the header has {len(names)} columns but {', '.join(ragged[:5])}{more}"
         )
-    return InputError(f"{file.name}: cannot be parsed as CSV ({_first_line(err)})")
+    return InputError(f"{file.name}: cannot be parsed as CSV ({first_line(err)})")

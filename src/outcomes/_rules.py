@@ -1,8 +1,9 @@
 """The rules of the data contract as polars expressions: parse values, find broken rules.
 
-Private to :mod:`outcomes.io`. Every function works on whole frames (one pass per rule set) and
-returns issue rows with the columns of :data:`outcomes.schema.ISSUE_COLUMNS` (``file`` is
-filled in by the loader).
+Private to :mod:`outcomes.io`. Value rules work on a :class:`~outcomes._table.Table` (a text
+column on its distinct values), the rules across an enrollment's columns on the typed frame;
+both return issue rows with the columns of :data:`outcomes.schema.ISSUE_COLUMNS` (``file`` is
+filled in by the loader). Rules across rows are in :mod:`outcomes._links`.
 """
 
 from __future__ import annotations
@@ -11,18 +12,17 @@ from collections.abc import Iterable
 
 import polars as pl
 
+from outcomes._table import ROW, Table, TableColumn, Text, absent
 from outcomes.dataset import empty_issues
 from outcomes.mapping import TableMapping
 from outcomes.schema import (
     ISSUE_SCHEMA,
     PLANNED_LENGTH_RANGE,
-    SESSION_TOLERANCE_DAYS,
     SPECS,
     Column,
     TableSpec,
 )
 
-ROW = "__row"  # spreadsheet row number: header = 1, first data row = 2
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
@@ -121,142 +121,152 @@ def _issue_rows(
     )
 
 
+def _given(col: Column, string_source: bool) -> pl.Expr:
+    """Whether a value was given: non-empty text for text as read, non-null otherwise."""
+    return as_text(col.name).is_not_null() if string_source else pl.col(col.name).is_not_null()
+
+
+def _rules_of(
+    col: Column,
+    spec: TableSpec,
+    tm: TableMapping,
+    mapped: bool,
+    parsed: pl.Expr,
+    given: pl.Expr,
+    values: dict[str, str] | None,
+    date_format: str | None,
+) -> list[tuple[str, pl.Expr, str]]:
+    """(rule, mask of the values breaking it, message) for every value rule of a column."""
+    rules: list[tuple[str, pl.Expr, str]] = []
+    if not col.nullable:
+        rules.append(("required", ~given, f"{col.name} is required"))
+    if col.kind in _EXPECTED and not parsed.meta.is_column():
+        expected = _EXPECTED[col.kind]
+        if date_format and col.kind == "date":
+            expected = f"a date as {date_format} (the mapping's date format)"
+        elif col.kind == "date":
+            expected += (
+                f" (or declare the export's format: [{spec.name}.date_formats] in a mapping)"
+            )
+        rules.append(("type", given & parsed.is_null(), f"{col.name} must be {expected}"))
+    if col.allowed:
+        outside = parsed.is_not_null() & ~parsed.is_in(col.allowed)
+        section = tm.section(col.name)
+        if values:
+            rules.append(
+                (
+                    "unmapped_value",
+                    outside,
+                    f"{col.name}: this value is not in the mapping; add it under {section} "
+                    f"as one of {', '.join(col.allowed)}",
+                )
+            )
+        else:
+            hint = f", or map it under {section} in the mapping" if mapped else ""
+            rules.append(
+                (
+                    "allowed_values",
+                    outside,
+                    f"{col.name} must be one of {', '.join(col.allowed)}{hint}",
+                )
+            )
+    if col.minimum is not None:
+        rules.append(
+            (
+                "minimum",
+                parsed.is_not_null() & (parsed < col.minimum),
+                f"{col.name} must be at least {col.minimum:g}",
+            )
+        )
+    return rules
+
+
 def check_values(
-    raw: pl.DataFrame,
+    raw: Table,
     spec: TableSpec,
     tm: TableMapping | None = None,
     mapped: bool = False,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[Table, pl.DataFrame]:
     """Parse every contract column; report empty required values, bad types, codes, minima.
 
     ``tm`` is the table's mapping (value maps, date formats); with ``mapped`` (a mapping file
     is in use), a code outside the contract is reported with the mapping section to add it to:
     as ``unmapped_value`` in a column the mapping maps values of, else as ``allowed_values``.
 
-    One pass computes every parsed column and one boolean column per (column, rule); issue rows
-    are then cut out only for the rules that some row breaks.
+    A dictionary-encoded text column (:class:`~outcomes._table.Text`) is parsed and checked
+    on its distinct values, the value of a null row among them; issue rows are then cut out
+    only for the values that break a rule. Other columns are checked row by row. Returns the
+    typed table (contract columns in contract order, then the extra columns as read) and the
+    issues.
     """
     tm = tm or TableMapping(spec.name)
-    parsed_exprs: list[pl.Expr] = []
-    checks: dict[str, tuple[str, str, str]] = {}  # mask column -> (column, rule, message)
-    mask_exprs: list[pl.Expr] = []
+    typed: dict[str, TableColumn] = {}
+    frames: list[pl.DataFrame] = []
     for col in spec.columns:
-        if col.name not in raw.columns:
-            parsed_exprs.append(pl.lit(None, dtype=col.dtype).alias(col.name))
+        name = col.name
+        if name not in raw.columns:
+            typed[name] = absent(name, col.dtype, raw.height)
             continue
-        series = raw[col.name]
-        values, date_format = tm.values.get(col.name), tm.date_formats.get(col.name)
-        parsed = _parse(col, series, values, date_format)
-        parsed_exprs.append(parsed.alias(col.name))
-        if series.dtype == pl.String:
-            given = as_text(col.name).is_not_null()
-        else:
-            given = pl.col(col.name).is_not_null()
-        rules: list[tuple[str, pl.Expr, str]] = []
-        if not col.nullable:
-            rules.append(("required", ~given, f"{col.name} is required"))
-        if col.kind in _EXPECTED and not parsed.meta.is_column():
-            expected = _EXPECTED[col.kind]
-            if date_format and col.kind == "date":
-                expected = f"a date as {date_format} (the mapping's date format)"
-            elif col.kind == "date":
-                expected += (
-                    f" (or declare the export's format: [{spec.name}.date_formats] in a mapping)"
-                )
-            rules.append(("type", given & parsed.is_null(), f"{col.name} must be {expected}"))
-        if col.allowed:
-            outside = parsed.is_not_null() & ~parsed.is_in(col.allowed)
-            section = tm.section(col.name)
-            if values:
-                rules.append(
-                    (
-                        "unmapped_value",
-                        outside,
-                        f"{col.name}: this value is not in the mapping; add it under {section} "
-                        f"as one of {', '.join(col.allowed)}",
-                    )
-                )
-            else:
-                hint = f", or map it under {section} in the mapping" if mapped else ""
-                rules.append(
-                    (
-                        "allowed_values",
-                        outside,
-                        f"{col.name} must be one of {', '.join(col.allowed)}{hint}",
-                    )
-                )
-        if col.minimum is not None:
-            rules.append(
-                (
-                    "minimum",
-                    parsed.is_not_null() & (parsed < col.minimum),
-                    f"{col.name} must be at least {col.minimum:g}",
-                )
-            )
-        for rule, mask, message in rules:
-            key = f"__{rule}__{col.name}"
-            checks[key] = (col.name, rule, message)
-            mask_exprs.append(mask.fill_null(False).alias(key))
-    extra = [c for c in raw.columns if c not in spec.names and c != ROW]
-    masks = raw.select(mask_exprs) if mask_exprs else pl.DataFrame()
-    broken = [k for k in masks.columns if masks[k].any()]
-    frames = [
-        _issue_rows(raw.with_columns(masks[k]), pl.col(k), *checks[k][:2], "error", checks[k][2])
-        for k in broken
-    ]
-    typed = raw.select(pl.col(ROW), *parsed_exprs, *[pl.col(c) for c in extra])
-    issues = pl.concat(frames, how="vertical") if frames else empty_issues()
-    return typed, issues
-
-
-# ---------------------------------------------------------------------------------------------
-# Rows exported twice
-
-
-def exact_duplicates(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split off the rows identical, in every column as read, to an earlier row.
-
-    Returns the frame without them (each such row is kept once, at its first occurrence) and
-    one ``exact_duplicate`` warning per dropped copy, naming the row it repeats. Empty values
-    count as equal. Rows that share a key but differ anywhere are left for the key rules.
-    """
-    cols = [c for c in raw.columns if c != ROW]
-    # Equal rows have equal row hashes, so all-distinct hashes (the usual answer) settle it in
-    # one cheap pass: a hash per column combined into one, and its distinct count (a tenth of
-    # the time of comparing whole rows over millions of sessions). Only rows whose hash repeats
-    # are then compared whole (which also rules out hash collisions).
-    row_hash = raw.select(
-        pl.fold(
-            pl.lit(0, dtype=pl.UInt64),
-            lambda acc, h: (acc * 1_000_003) ^ h,  # wraps around on overflow
-            [pl.col(c).hash(seed=i) for i, c in enumerate(cols)],
+        values, date_format = tm.values.get(name), tm.date_formats.get(name)
+        column = raw.columns[name]
+        if not isinstance(column, Text):  # checked row by row
+            parsed = _parse(col, column, values, date_format)
+            given = _given(col, column.dtype == pl.String)
+            rules = _rules_of(col, spec, tm, mapped, parsed, given, values, date_format)
+            one = column.to_frame(name)
+            masks = one.select(m.fill_null(False).alias(r) for r, m, _ in rules)
+            for (rule, _, message), mask in zip(rules, masks.iter_columns(), strict=True):
+                if mask.any():
+                    at = mask.arg_true()
+                    bad = pl.DataFrame([raw.rows_at(at), column.gather(at).alias(name)])
+                    frames.append(_issue_rows(bad, pl.lit(True), name, rule, "error", message))
+            typed[name] = one.select(parsed.alias(name)).to_series()
+            continue
+        distinct = column.values
+        parsed = _parse(col, distinct, values, date_format)
+        rules = _rules_of(col, spec, tm, mapped, parsed, _given(col, True), values, date_format)
+        # the distinct values, then a null (the value of the rows whose code is null)
+        lookup = pl.DataFrame([distinct]).vstack(pl.DataFrame([pl.Series(name, [None], pl.String)]))
+        checked = lookup.select(
+            parsed.alias("__parsed"), *(m.fill_null(False).alias(r) for r, m, _ in rules)
         )
-    ).to_series()
-    if row_hash.n_unique() == raw.height:
-        return raw, empty_issues()
-    candidates = raw.filter(row_hash.is_duplicated())
-    repeated = candidates.select(cols).is_duplicated()
-    if not repeated.any():
-        return raw, empty_issues()
-    copies = (
-        candidates.filter(repeated)
-        .with_columns(pl.col(ROW).min().over(cols).alias("__first"))
-        .filter(pl.col(ROW) != pl.col("__first"))
-    )
-    issues = _issue_rows(
-        copies,
-        pl.lit(True),
-        "episode_id",
-        "exact_duplicate",
-        "warning",
-        pl.format("row is identical in every column to row {}; kept once", pl.col("__first")),
-        value=pl.col("episode_id"),
-    )
-    return raw.filter(~pl.col(ROW).is_in(copies[ROW].implode())), issues
+        null_code = distinct.len()
+        for rule, _, message in rules:
+            bad = checked[rule].arg_true()
+            if not bad.len():
+                continue
+            real = bad.filter(bad < null_code).cast(column.codes.dtype)
+            hit = column.codes.is_in(real.implode()).fill_null(False)
+            if real.len() < bad.len():
+                hit = hit | column.codes.is_null()
+            at = hit.arg_true()
+            if at.len():
+                offending = pl.DataFrame([raw.rows_at(at), column.gather(at).decode(name)])
+                frames.append(_issue_rows(offending, pl.lit(True), name, rule, "error", message))
+        typed[name] = column.with_values(checked["__parsed"].head(null_code).alias(name))
+    for name, column in raw.columns.items():
+        if name not in spec.names:
+            typed[name] = column
+    issues = pl.concat(frames, how="vertical") if frames else empty_issues()
+    return Table(typed, raw.height, raw.rows), issues
+
+
+def given_flags(raw: Table, names: Iterable[str]) -> pl.DataFrame:
+    """``__given_<name>``: whether each row has a non-empty value in ``name`` as read."""
+    out = []
+    for name in names:
+        column = raw.columns[name]
+        if isinstance(column, Text):
+            flags = column.values.to_frame().select(as_text(name).is_not_null()).to_series()
+            flag = flags.gather(column.codes).fill_null(False)
+        else:
+            flag = column.to_frame(name).select(as_text(name).is_not_null()).to_series()
+        out.append(flag.alias(f"__given_{name}"))
+    return pl.DataFrame(out)
 
 
 # ---------------------------------------------------------------------------------------------
-# Cross-row rules
+# Rules across the columns of an enrollment
 
 
 def enrollment_rules(enr: pl.DataFrame) -> pl.DataFrame:
@@ -321,93 +331,6 @@ def enrollment_rules(enr: pl.DataFrame) -> pl.DataFrame:
             value=planned,
         ),
     ]
-    return pl.concat(parts, how="vertical")
-
-
-def link_rules(
-    frame: pl.DataFrame,
-    name: str,
-    enrollments: pl.DataFrame,
-    valid: pl.DataFrame,
-) -> pl.DataFrame:
-    """Rules linking attendance or followups rows to their episode (one join does them all)."""
-    bounds = (
-        enrollments.select(
-            "episode_id",
-            "admit_date",
-            "discharge_date",
-            pl.col(ROW).is_in(valid[ROW].implode()).alias("__valid"),
-            pl.col(ROW).alias("__enrollment_row"),
-        )
-        .drop_nulls("episode_id")
-        .sort("__valid", "__enrollment_row")  # an id on several rows is invalid on all: keep one
-        .unique("episode_id", keep="first")
-    )
-    joined = frame.select(
-        ROW, "episode_id", "session_date" if name == "attendance" else "contact_date"
-    ).join(bounds, on="episode_id", how="left")
-    eid = pl.col("episode_id")
-    parts = [
-        _issue_rows(
-            joined,
-            eid.is_not_null() & pl.col("__valid").is_null(),
-            "episode_id",
-            "unknown_episode",
-            "error",
-            "episode_id is not in enrollments",
-        ),
-        _issue_rows(
-            joined,
-            pl.col("__valid").not_(),
-            "episode_id",
-            "episode_excluded",
-            "error",
-            pl.format(
-                "the episode's enrollment row {} has errors, so this row is excluded too",
-                pl.col("__enrollment_row"),
-            ),
-        ),
-    ]
-    joined = joined.filter(pl.col("__valid"))
-    if name == "attendance":
-        date = pl.col("session_date")
-        tol = pl.duration(days=SESSION_TOLERANCE_DAYS)
-        outside = (date < pl.col("admit_date") - tol) | (date > pl.col("discharge_date") + tol)
-        parts.append(
-            _issue_rows(
-                joined,
-                outside,
-                "session_date",
-                "session_outside_episode",
-                "warning",
-                pl.format(
-                    "session more than "
-                    + str(SESSION_TOLERANCE_DAYS)
-                    + " days outside its episode ({} to {}); kept but not counted",
-                    pl.col("admit_date"),
-                    pl.col("discharge_date").cast(pl.String).fill_null("open"),
-                ),
-                value=date,
-            )
-        )
-    else:
-        date = pl.col("contact_date")
-        before = pl.col("discharge_date").is_null() | (date <= pl.col("discharge_date"))
-        parts.append(
-            _issue_rows(
-                joined,
-                before,
-                "contact_date",
-                "contact_before_discharge",
-                "warning",
-                pl.format(
-                    "contact is not after discharge ({}); kept but not counted as a "
-                    "post-discharge contact",
-                    pl.col("discharge_date").cast(pl.String).fill_null("episode open"),
-                ),
-                value=date,
-            )
-        )
     return pl.concat(parts, how="vertical")
 
 

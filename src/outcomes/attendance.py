@@ -11,7 +11,7 @@ import datetime as dt
 
 import polars as pl
 
-from outcomes.dataset import Dataset
+from outcomes.dataset import EPISODE_ROW, Dataset
 from outcomes.episodes import as_date
 
 ADHERENCE_COLUMNS = (
@@ -47,8 +47,10 @@ def attendance_by_week(
     """
     cut = as_date(as_of, ds.last_date)
     enr = (
-        ds.enrollments.filter(pl.col("program_type").is_in(programs), pl.col("admit_date") <= cut)
+        ds.enrollments.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias(EPISODE_ROW))
+        .filter(pl.col("program_type").is_in(programs), pl.col("admit_date") <= cut)
         .select(
+            EPISODE_ROW,
             "episode_id",
             "program_type",
             "admit_date",
@@ -68,7 +70,7 @@ def attendance_by_week(
         .select("episode_id", "program_type", pl.col("week").cast(pl.Int64))
     )
     sessions = (
-        ds.attendance.join(enr, on="episode_id", how="inner")
+        ds.session_rows.join(enr, on=EPISODE_ROW, how="inner")
         .filter(pl.col("session_date").is_between(pl.col("admit_date"), pl.col("end")))
         .with_columns(
             ((pl.col("session_date") - pl.col("admit_date")).dt.total_days() // 7 + 1)

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import polars as pl
 
-from outcomes.schema import ACCOUNTING_COLUMNS, ISSUE_SCHEMA, SPECS
+from outcomes.schema import (
+    ACCOUNTING_COLUMNS,
+    ISSUE_SCHEMA,
+    SESSION_STATUSES,
+    SESSION_TYPES,
+    SPECS,
+)
+
+#: The row of ``Dataset.enrollments`` a session belongs to (a column of :class:`Sessions`).
+EPISODE_ROW = "__enr"
+_STATUS = pl.Enum(SESSION_STATUSES)
+_TYPE = pl.Enum(SESSION_TYPES)
 
 
 def empty_issues() -> pl.DataFrame:
@@ -16,6 +28,64 @@ def empty_issues() -> pl.DataFrame:
 
 
 @dataclass(frozen=True)
+class Sessions:
+    """The kept session rows, held small: ``rows`` has ``__enr`` (UInt32, the row of the
+    dataset's enrollments the session belongs to), ``session_date``, ``status`` and
+    ``session_type`` (enums of the contract's codes) and ``hours``; ``extras`` the columns
+    beyond the contract, as read (a :class:`~outcomes._table.Text` or a series each). Some
+    18 bytes a session instead of about 60 as text: the public ``attendance`` frame is
+    rebuilt from it only when asked for."""
+
+    rows: pl.DataFrame
+    extras: dict
+
+    def frame(self, enrollments: pl.DataFrame) -> pl.DataFrame:
+        from outcomes._table import as_series
+
+        rows = self.rows
+        return pl.DataFrame(
+            [
+                enrollments["episode_id"].gather(rows[EPISODE_ROW]),
+                rows["session_date"],
+                rows["status"].cast(pl.String),
+                rows["session_type"].cast(pl.String),
+                rows["hours"],
+                *(as_series(c, n) for n, c in self.extras.items()),
+            ]
+        )
+
+
+def session_rows(table, episode_of: pl.Series, keep: pl.Series | None) -> Sessions:
+    """:class:`Sessions` from the loader's typed attendance table (private to the loader):
+    ``episode_of`` is each row's position among the kept enrollments, ``keep`` the rows
+    without errors (None: every row)."""
+    from outcomes._table import Text
+
+    def enum(name: str, dtype: pl.Enum) -> pl.Series:
+        column = table.columns[name]
+        if isinstance(column, Text):  # a code column: its distinct values, then each row's
+            values = column.values.cast(pl.String).cast(dtype, strict=False)
+            return column.with_values(values).decode(name)
+        return column.cast(pl.String).cast(dtype, strict=False).alias(name)
+
+    rows = pl.DataFrame(
+        [
+            episode_of.alias(EPISODE_ROW),
+            table.series("session_date"),
+            enum("status", _STATUS),
+            enum("session_type", _TYPE),
+            table.series("hours"),
+        ]
+    )
+    contract = set(SPECS["attendance"].names)
+    extras = {n: c for n, c in table.columns.items() if n not in contract}
+    if keep is not None:
+        rows = rows.filter(keep)
+        extras = {n: c.filter(keep) for n, c in extras.items()}
+    return Sessions(rows, extras)
+
+
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """A provider's export, checked against the data contract.
 
@@ -26,7 +96,9 @@ class Dataset:
         case-mix columns absent from the file are added as nulls), in contract order, then any
         extra columns as they came.
     attendance : polars.DataFrame
-        One row per scheduled session (``schema.ATTENDANCE``).
+        One row per scheduled session (``schema.ATTENDANCE``). The loader keeps sessions in a
+        compact form and builds this frame the first time it is asked for; the metrics read
+        the compact form.
     followups : polars.DataFrame or None
         Post-discharge contacts (``schema.FOLLOWUPS``); ``None`` when the dataset has no
         followups file (relapse metrics are then not computed).
@@ -41,11 +113,30 @@ class Dataset:
     """
 
     enrollments: pl.DataFrame
-    attendance: pl.DataFrame
+    _held: pl.DataFrame | Sessions
     followups: pl.DataFrame | None
     issues: pl.DataFrame
     accounting: pl.DataFrame
     source: str | None = None
+
+    def __init__(
+        self,
+        enrollments: pl.DataFrame,
+        attendance: pl.DataFrame | Sessions,
+        followups: pl.DataFrame | None,
+        issues: pl.DataFrame,
+        accounting: pl.DataFrame,
+        source: str | None = None,
+    ) -> None:
+        for name, value in (
+            ("enrollments", enrollments),
+            ("_held", attendance),
+            ("followups", followups),
+            ("issues", issues),
+            ("accounting", accounting),
+            ("source", source),
+        ):
+            object.__setattr__(self, name, value)
 
     @classmethod
     def from_frames(
@@ -79,6 +170,34 @@ class Dataset:
             source=source,
         )
 
+    @cached_property
+    def attendance(self) -> pl.DataFrame:
+        """One row per kept session, with the contract's columns and dtypes."""
+        held = self._held
+        return held.frame(self.enrollments) if isinstance(held, Sessions) else held
+
+    @cached_property
+    def session_rows(self) -> pl.DataFrame:
+        """The sessions as the metrics read them: ``__enr`` (the row of ``enrollments`` of
+        the session's episode), ``session_date``, ``status``, ``hours``; sessions of an
+        episode not in ``enrollments`` are left out."""
+        held = self._held
+        if isinstance(held, Sessions):
+            return held.rows.select(EPISODE_ROW, "session_date", "status", "hours")
+        index = self.enrollments.select(
+            "episode_id", pl.int_range(pl.len(), dtype=pl.UInt32).alias(EPISODE_ROW)
+        )
+        return (
+            held.select("episode_id", "session_date", "status", "hours")
+            .join(index, on="episode_id", how="inner", maintain_order="left")
+            .select(EPISODE_ROW, "session_date", "status", "hours")
+        )
+
+    @property
+    def n_sessions(self) -> int:
+        held = self._held
+        return held.rows.height if isinstance(held, Sessions) else held.height
+
     @property
     def has_followups(self) -> bool:
         """Whether the dataset came with a followups file."""
@@ -87,10 +206,12 @@ class Dataset:
     @property
     def last_date(self) -> dt.date | None:
         """The latest date anywhere in the data: the default ``as_of`` (METRICS.md)."""
+        held = self._held
+        sessions = held.rows if isinstance(held, Sessions) else held
         candidates = [
             self.enrollments["admit_date"].max(),
             self.enrollments["discharge_date"].max(),
-            self.attendance["session_date"].max() if self.attendance.height else None,
+            sessions["session_date"].max() if sessions.height else None,
         ]
         if self.followups is not None and self.followups.height:
             candidates.append(self.followups["contact_date"].max())
@@ -103,7 +224,7 @@ class Dataset:
         fu = "no followups" if self.followups is None else f"{self.followups.height} followups"
         return (
             f"Dataset({self.enrollments.height} episodes of "
-            f"{self.enrollments['client_id'].n_unique()} clients, {self.attendance.height} "
+            f"{self.enrollments['client_id'].n_unique()} clients, {self.n_sessions} "
             f"sessions, {fu}; {n_err} errors, {n_warn} warnings; data through {self.last_date})"
         )
 

@@ -11,7 +11,7 @@ import datetime as dt
 
 import polars as pl
 
-from outcomes.dataset import Dataset
+from outcomes.dataset import EPISODE_ROW, Dataset
 from outcomes.transitions import transitions
 
 #: Columns :func:`episodes` adds to the enrollment columns, in order.
@@ -135,7 +135,11 @@ def episodes(ds: Dataset, as_of: str | dt.date | None = None) -> pl.DataFrame:
     """
     cut = as_date(as_of, ds.last_date)
     # a canonical row order, so that results do not depend on the export's order
-    enr = ds.enrollments.filter(pl.col("admit_date") <= cut).sort("episode_id")
+    enr = (
+        ds.enrollments.with_columns(pl.int_range(pl.len(), dtype=pl.UInt32).alias(EPISODE_ROW))
+        .filter(pl.col("admit_date") <= cut)
+        .sort("episode_id")
+    )
     known = pl.col("discharge_date") <= cut
     enr = enr.with_columns(
         pl.when(known).then(pl.col("discharge_date")).alias("discharge_date"),
@@ -155,8 +159,8 @@ def episodes(ds: Dataset, as_of: str | dt.date | None = None) -> pl.DataFrame:
             "early_dropout"
         ),
     )
-    sessions = _session_counts(derived, ds.attendance, cut)
-    out = derived.join(sessions, on="episode_id", how="left").with_columns(
+    sessions = _session_counts(ds.enrollments, ds.session_rows, cut)
+    out = derived.join(sessions, on=EPISODE_ROW, how="left").with_columns(
         pl.col(
             "sessions_attended", "sessions_no_show", "sessions_excused", "sessions_cancelled"
         ).fill_null(0)
@@ -174,36 +178,44 @@ def episodes(ds: Dataset, as_of: str | dt.date | None = None) -> pl.DataFrame:
         .then(pl.col("weekly_hours") >= IOP_MIN_WEEKLY_HOURS)
         .alias("intensity_met")
     )
-    base = [c for c in out.columns if c not in EPISODE_COLUMNS]
+    base = [c for c in out.columns if c not in EPISODE_COLUMNS and c != EPISODE_ROW]
     out = out.select(*base, *EPISODE_COLUMNS)
-    return out.join(transitions(out, ds.followups, cut), on="episode_id", how="left")
+    return out.hstack(transitions(out, ds.followups, cut).drop("episode_id"))
 
 
-def _session_counts(enr: pl.DataFrame, attendance: pl.DataFrame, cut: dt.date) -> pl.DataFrame:
-    """Sessions by status, and attended hours, inside each episode (admission..end)."""
-    bounds = enr.select(
-        "episode_id",
-        "admit_date",
-        pl.coalesce("discharge_date", pl.lit(cut)).alias("__end"),
-    )
-    # lazily, so only the four columns needed are joined and nothing wider is materialised
+def _session_counts(
+    enrollments: pl.DataFrame, sessions: pl.DataFrame, cut: dt.date
+) -> pl.DataFrame:
+    """Sessions by status, and attended hours, inside each episode (admission..end).
+
+    ``sessions`` are :attr:`Dataset.session_rows`: each carries the row of its episode in
+    ``enrollments`` (``__enr``), so it reads its episode's bounds at that position; nothing is
+    joined on a text key, and no session is copied. Sessions outside their episode, or of an
+    episode admitted after ``cut``, count for nothing.
+    """
+    admit = pl.when(pl.col("admit_date") <= cut).then(pl.col("admit_date"))
+    end = pl.when(pl.col("discharge_date") <= cut).then(pl.col("discharge_date")).otherwise(cut)
+    bounds = enrollments.select(admit.alias("a"), end.alias("e"))
+    row = pl.col(EPISODE_ROW)
     inside = (
-        attendance.lazy()
-        .select("episode_id", "session_date", "status", "hours")
-        .join(bounds.lazy(), on="episode_id", how="inner")
-        .filter(pl.col("session_date").is_between(pl.col("admit_date"), pl.col("__end")))
+        pl.col("session_date")
+        .is_between(pl.lit(bounds["a"]).gather(row), pl.lit(bounds["e"]).gather(row))
+        .fill_null(False)
     )
-    attended = pl.col("status") == "attended"
+    status, hours, within = pl.col("status"), pl.col("hours"), pl.col("__inside")
+    attended = (status == "attended") & within
     return (
-        inside.group_by("episode_id")
+        sessions.lazy()
+        .with_columns(inside.alias("__inside"))
+        .group_by(EPISODE_ROW)
         .agg(
             attended.sum().cast(pl.Int32).alias("sessions_attended"),
-            (pl.col("status") == "no_show").sum().cast(pl.Int32).alias("sessions_no_show"),
-            (pl.col("status") == "excused").sum().cast(pl.Int32).alias("sessions_excused"),
-            (pl.col("status") == "cancelled").sum().cast(pl.Int32).alias("sessions_cancelled"),
+            ((status == "no_show") & within).sum().cast(pl.Int32).alias("sessions_no_show"),
+            ((status == "excused") & within).sum().cast(pl.Int32).alias("sessions_excused"),
+            ((status == "cancelled") & within).sum().cast(pl.Int32).alias("sessions_cancelled"),
             # hours are known when the export records them for the episode's sessions
-            pl.when(pl.col("hours").is_not_null().any())
-            .then(pl.col("hours").filter(attended).sum())
+            pl.when((hours.is_not_null() & within).any())
+            .then(hours.filter(attended).sum())
             .alias("attended_hours"),
         )
         .collect()

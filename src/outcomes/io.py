@@ -15,18 +15,16 @@ from typing import Literal
 
 import polars as pl
 
-from outcomes._readers import read_table
+from outcomes._links import episode_bounds, exact_duplicates, link_rules
 from outcomes._rules import (
-    ROW,
-    as_text,
     check_values,
     enrollment_rules,
-    exact_duplicates,
-    link_rules,
+    given_flags,
     rows_with_errors,
     sort_issues,
 )
-from outcomes.dataset import Dataset
+from outcomes._table import ROW, Table, Text, read
+from outcomes.dataset import Dataset, session_rows
 from outcomes.errors import DataError, IdentifierError, InputError
 from outcomes.mapping import Mapping, TableMapping, read_mapping
 from outcomes.schema import (
@@ -135,29 +133,28 @@ def load(
     elif not isinstance(mapping, Mapping):
         mapping = read_mapping(mapping)
     raw, files = _read_all(folder, mapping)
-    rows_read = {name: frame.height for name, frame in raw.items()}
-    deduplicated = {name: exact_duplicates(frame) for name, frame in raw.items()}
+    rows_read = {name: table.height for name, table in raw.items()}
+    deduplicated = {name: exact_duplicates(table, name) for name, table in raw.items()}
     raw = {name: d[0] for name, d in deduplicated.items()}
     checked = {
-        name: check_values(frame, SPECS[name], mapping.table(name), bool(mapping.tables))
-        for name, frame in raw.items()
+        name: check_values(table, SPECS[name], mapping.table(name), bool(mapping.tables))
+        for name, table in raw.items()
     }
-
     typed = {name: c[0] for name, c in checked.items()}
     issues = {name: [deduplicated[name][1], c[1]] for name, c in checked.items()}
-    given = raw["enrollments"].select(
-        as_text(c).is_not_null().alias(f"__given_{c}")
-        for c in ("discharge_date", "discharge_reason")
-    )
-    issues["enrollments"].append(enrollment_rules(typed["enrollments"].hstack(given)))
+    given = given_flags(raw["enrollments"], ("discharge_date", "discharge_reason"))
+    del raw
+    enrollments = typed.pop("enrollments").frame()
+    issues["enrollments"].append(enrollment_rules(enrollments.hstack(given)))
 
-    bad_episodes = rows_with_errors(issues["enrollments"])
-    valid_enrollments = typed["enrollments"].filter(~pl.col(ROW).is_in(bad_episodes))
+    invalid = pl.col(ROW).is_in(rows_with_errors(issues["enrollments"]))
+    valid_enrollments = enrollments.filter(~invalid)
+    bounds = episode_bounds(valid_enrollments, enrollments.filter(invalid))
+    episode_of: dict[str, pl.Series] = {}
     for name in ("attendance", "followups"):
         if name in typed:
-            issues[name].append(
-                link_rules(typed[name], name, typed["enrollments"], valid_enrollments)
-            )
+            link_issues, episode_of[name] = link_rules(typed[name], name, bounds)
+            issues[name].append(link_issues)
 
     issue_frames = {name: pl.concat(frames, how="vertical") for name, frames in issues.items()}
     all_issues = sort_issues(
@@ -167,21 +164,27 @@ def load(
         ),
         files,
     )
-    kept: dict[str, pl.DataFrame] = {}
     accounting_rows = []
-    for name, frame in typed.items():
+    kept: dict[str, pl.Series | None] = {}
+    for name in SPECS:
+        if name not in issue_frames:
+            continue
         f_issues = issue_frames[name]
-        err_rows = rows_with_errors([f_issues])
-        warn_rows = f_issues.filter(pl.col("severity") == "warning")["row"].unique()
-        keep = frame.filter(~pl.col(ROW).is_in(err_rows))
-        kept[name] = keep.drop(ROW)
+        err_rows = f_issues.filter(pl.col("severity") == "error")["row"].unique()
+        warn_rows = f_issues.filter(
+            pl.col("severity") == "warning", pl.col("rule") != "exact_duplicate"
+        )["row"].unique()
+        held = enrollments.height if name == "enrollments" else typed[name].height
+        n_kept = held - err_rows.len()  # every error is on a row held (copies have none)
+        if name != "enrollments":
+            kept[name] = ~typed[name].mask_of(err_rows) if err_rows.len() else None
         accounting_rows.append(
             (
                 files[name],
                 rows_read[name],
-                keep.height,
-                rows_read[name] - keep.height,  # rows with errors, and repeated copies
-                keep.filter(pl.col(ROW).is_in(warn_rows.implode())).height,
+                n_kept,
+                rows_read[name] - n_kept,  # rows with errors, and repeated copies
+                warn_rows.filter(~warn_rows.is_in(err_rows.implode())).len(),
             )
         )
     accounting = pl.DataFrame(accounting_rows, schema=list(ACCOUNTING_COLUMNS), orient="row")
@@ -189,12 +192,19 @@ def load(
     n_errors = all_issues.filter(pl.col("severity") == "error").height
     if on_error == "raise" and n_errors:
         raise DataError(all_issues, accounting)
-    if kept["enrollments"].height == 0:
+    if valid_enrollments.height == 0:
         raise DataError(all_issues, accounting)
+    followups = None
+    if "followups" in typed:
+        table = typed.pop("followups")
+        if kept["followups"] is not None:
+            table = table.filter(kept["followups"])
+        followups = table.frame().drop(ROW)
+    sessions = session_rows(typed.pop("attendance"), episode_of["attendance"], kept["attendance"])
     return Dataset(
-        enrollments=kept["enrollments"],
-        attendance=kept["attendance"],
-        followups=kept.get("followups"),
+        enrollments=valid_enrollments.drop(ROW),
+        attendance=sessions,
+        followups=followups,
         issues=all_issues,
         accounting=accounting,
         source=str(folder),
@@ -236,13 +246,13 @@ def _find_file(folder: Path, name: str, tm: TableMapping) -> Path | None:
     return found[0] if found else None
 
 
-def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], dict[str, str]]:
+def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, Table], dict[str, str]]:
     """Read every file of the dataset as it is; collect every refusal before raising."""
     problems: list[str] = []
     identifiers: dict[str, list[str]] = {}
     id_problems: list[str] = []
     id_found: list[tuple[str, str, str, int | None]] = []
-    frames: dict[str, pl.DataFrame] = {}
+    frames: dict[str, Table] = {}
     files: dict[str, str] = {}
     sheets: dict[str, str | None] = {}
     absent: list[str] = []
@@ -258,7 +268,7 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], 
                 absent.append(name)
             continue
         try:
-            frame = read_table(file, sheet=tm.sheet, encoding=tm.encoding, table=name)
+            frame = read(file, sheet=tm.sheet, encoding=tm.encoding, table=name)
             frame = _apply_columns(frame, tm, file)
         except IdentifierError as err:
             identifiers[file.name] = err.columns.get(file.name, [])
@@ -275,7 +285,7 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], 
             id_found.extend((file.name, f.column, f.kind, f.row) for f in found)
             id_problems.extend(f.message(file.name) for f in found)
             continue
-        missing = [c for c in spec.required_names if c not in frame.columns]
+        missing = [c for c in spec.required_names if c not in frame.names]
         if missing:
             problems.append(
                 f"{file.name}: missing required column(s) {', '.join(missing)}; "
@@ -287,7 +297,7 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], 
                 )
             )
             continue
-        frames[name] = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+        frames[name] = frame
         files[name] = file.name
         sheets[name] = tm.sheet
     if len(absent) == sum(not s.optional for s in SPECS.values()) and not frames:
@@ -313,7 +323,7 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, pl.DataFrame], 
     return frames, files
 
 
-def _apply_columns(frame: pl.DataFrame, tm: TableMapping, file: Path) -> pl.DataFrame:
+def _apply_columns(frame: Table, tm: TableMapping, file: Path) -> Table:
     """Rename the export's columns to the contract's, as the mapping says (before any check).
 
     A mapped export column whose name denotes a direct identifier is refused: a mapping cannot
@@ -321,11 +331,11 @@ def _apply_columns(frame: pl.DataFrame, tm: TableMapping, file: Path) -> pl.Data
     """
     if not tm.columns:
         return frame
-    by_lower = {c.strip().lower(): c for c in frame.columns}
+    by_lower = {c.strip().lower(): c for c in frame.names}
     renames: dict[str, str] = {}
     missing = []
     for contract, export in tm.columns.items():
-        source = export if export in frame.columns else by_lower.get(export.lower())
+        source = export if export in frame.names else by_lower.get(export.lower())
         if source is None:
             missing.append(f"'{export}' (for {contract})")
         else:
@@ -333,7 +343,7 @@ def _apply_columns(frame: pl.DataFrame, tm: TableMapping, file: Path) -> pl.Data
     if missing:
         raise InputError(
             f"{file.name}: no column {', '.join(missing)}, which [{tm.name}.columns] of the "
-            f"mapping names; its columns are {', '.join(frame.columns)}"
+            f"mapping names; its columns are {', '.join(frame.names)}"
         )
     refused = [(src, kind) for src in renames if (kind := identifier_kind(src)) is not None]
     if refused:
@@ -350,7 +360,7 @@ def _apply_columns(frame: pl.DataFrame, tm: TableMapping, file: Path) -> pl.Data
     both = [
         f"'{target}' and '{source}'"
         for source, target in renames.items()
-        if target in frame.columns and target not in renames
+        if target in frame.names and target not in renames
     ]
     if both:
         raise InputError(
@@ -360,15 +370,15 @@ def _apply_columns(frame: pl.DataFrame, tm: TableMapping, file: Path) -> pl.Data
     return frame.rename(renames)
 
 
-def _match_contract_names(frame: pl.DataFrame, spec: TableSpec, file: Path) -> pl.DataFrame:
+def _match_contract_names(frame: Table, spec: TableSpec, file: Path) -> Table:
     """Rename columns that match a contract name up to case and surrounding blanks."""
     by_norm = {c.name: c.name for c in spec.columns}
     renames = {}
-    for col in frame.columns:
+    for col in frame.names:
         target = by_norm.get(col.strip().lower())
         if target and target != col:
             renames[col] = target
-    if len(set(renames.values()) | (set(frame.columns) - set(renames))) < frame.width:
+    if len(set(renames.values()) | (set(frame.names) - set(renames))) < len(frame.names):
         raise InputError(f"{file.name}: a column appears twice under different spellings")
     return frame.rename(renames) if renames else frame
 
@@ -409,34 +419,44 @@ _ANY_NUMBER_IDENTIFIER = "|".join(f"(?:{pattern})" for _, pattern in NUMBER_VALU
 _TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
 
 
-def _identifiers(frame: pl.DataFrame, spec: TableSpec) -> list[_Found]:
+def _identifiers(frame: Table, spec: TableSpec) -> list[_Found]:
     """Columns that carry a direct identifier: by name (outside the contract), then by value.
 
-    Every text column (contract columns included) is reduced to its distinct values (one hash
-    pass per column, the columns in parallel: a session file repeats a few codes and dates
-    millions of times), which vectorised regular expressions then search: an e-mail, SSN,
-    phone number, MRN or IP address anywhere in a value; how many values look like person
-    names; for ZIP columns, a value of more than three digits; for the contract's code
-    columns, how many distinct values. Number columns are searched for SSNs and phone numbers
-    among their 9- to 11-digit whole values. Only a column with a hit is read again, to find
-    the first row holding one.
+    Every text column (contract columns included) is searched on its distinct values (the
+    dictionary it was read into: a session file repeats a few codes and dates millions of
+    times) with vectorised regular expressions: an e-mail, SSN, phone number, MRN or IP
+    address anywhere in a value; how many values look like person names; for ZIP columns, a
+    value of more than three digits; for the contract's code columns, how many distinct
+    values. Number columns are searched for SSNs and phone numbers among their 9- to 11-digit
+    whole values. Only a column with a hit is read again, to find the first row holding one.
     """
     found: dict[str, _Found] = {}
-    for col in frame.columns:
+    for col in frame.names:
         kind = identifier_kind(col) if col not in spec.names else None
         if kind is not None:
             found[col] = _Found(col, kind)
-    screened = [c for c in frame.columns if c not in found]
+    columns = frame.columns
+    screened = [c for c in frame.names if c not in found]
+
+    def dtype(c: str) -> pl.DataType:
+        return pl.String() if isinstance(columns[c], Text) else columns[c].dtype
+
     zips = [c for c in screened if c not in spec.names and is_zip_column(c)]
-    texts = [c for c in screened if isinstance(frame.schema[c], _TEXT_TYPES) or c in zips]
-    numbers = [c for c in screened if frame.schema[c].is_numeric() and c not in zips]
+    texts = [c for c in screened if isinstance(dtype(c), _TEXT_TYPES) or c in zips]
+    numbers = [c for c in screened if dtype(c).is_numeric() and c not in zips]
     codes = [
         c
         for c in texts
         if c in spec.names and spec.column(c).kind in ("code", "str") and c not in KEY_COLUMNS
     ]
-    as_text = [frame.lazy().select(pl.col(c).cast(pl.String).unique()) for c in texts]
-    distinct = {f.columns[0]: f.to_series().drop_nulls() for f in pl.collect_all(as_text)}
+
+    def distinct_of(c: str) -> pl.Series:
+        column = columns[c]
+        if isinstance(column, Text):
+            return column.values
+        return column.cast(pl.String).unique().drop_nulls()
+
+    distinct = {c: distinct_of(c) for c in texts}
 
     def first(mask: pl.Expr) -> pl.Expr:
         """Index of the first row where ``mask`` holds (null when none does)."""
@@ -444,8 +464,20 @@ def _identifiers(frame: pl.DataFrame, spec: TableSpec) -> list[_Found]:
 
     def first_row(col: str, values: pl.Series) -> int:
         """Spreadsheet row (header = row 1) of the first value of ``col`` among ``values``."""
-        hits = pl.col(col).cast(pl.String).is_in(values.cast(pl.String).implode())
-        return int(frame.select(first(hits)).item()) + 2
+        column = columns[col]
+        wanted = values.cast(pl.String).implode()
+        if isinstance(column, Text):
+            hit = column.values.is_in(wanted).arg_true().cast(column.codes.dtype)
+            index = column.codes.to_frame().select(first(pl.all().is_in(hit.implode()))).item()
+        else:
+            index = column.to_frame(col).select(first(pl.col(col).cast(pl.String).is_in(wanted)))
+            index = index.item()
+        return int(index) + 2
+
+    def value_at(col: str, row: int) -> pl.Series:
+        column = columns[col]
+        one = column.gather(pl.Series([row - 2], dtype=pl.UInt32))
+        return one.decode(col) if isinstance(one, Text) else one
 
     def add(col: str, kind: str, row: int) -> None:
         if col not in found:  # one kind per column: the first question that finds one
@@ -460,18 +492,19 @@ def _identifiers(frame: pl.DataFrame, spec: TableSpec) -> list[_Found]:
         u = distinct[c]
         if (bad := u.filter(u.str.contains(_ANY_IDENTIFIER))).len():
             row = first_row(c, bad)
-            add(c, _value_kind(frame[c].slice(row - 2, 1), IDENTIFIER_VALUE_PATTERNS), row)
+            add(c, _value_kind(value_at(c, row), IDENTIFIER_VALUE_PATTERNS), row)
     for c in numbers:
+        one = columns[c].to_frame(c)
         whole = pl.col(c).cast(pl.Int64, strict=False)  # Int32 cannot hold the bounds
         long = (whole.is_between(10**8, 2 * 10**10) & (pl.col(c) == whole)).fill_null(False)
-        if not frame.select(long.any()).item():
+        if not one.select(long.any()).item():
             continue  # the usual case: no 9- to 11-digit whole number at all
-        index = frame.select(
+        index = one.select(
             first(long & whole.cast(pl.String).str.contains(_ANY_NUMBER_IDENTIFIER))
         ).item()
         if index is not None:
-            one = frame[c].slice(index, 1).cast(pl.Int64)
-            add(c, _value_kind(one, NUMBER_VALUE_PATTERNS), index + 2)
+            found_one = columns[c].slice(index, 1).cast(pl.Int64)
+            add(c, _value_kind(found_one, NUMBER_VALUE_PATTERNS), index + 2)
     for c in texts:
         u = distinct[c]
         if (names := u.filter(u.str.contains(PERSON_NAME_PATTERN))).len() >= (
@@ -481,14 +514,16 @@ def _identifiers(frame: pl.DataFrame, spec: TableSpec) -> list[_Found]:
     for c in codes:
         u = distinct[c].str.strip_chars()
         n_distinct = u.filter(u.str.len_chars() > 0).n_unique()
-        given = frame.height - frame[c].null_count()
+        column = columns[c]
+        nulls = column.codes.null_count() if isinstance(column, Text) else column.null_count()
+        given = frame.height - nulls
         if n_distinct > FREE_TEXT_MIN_DISTINCT and n_distinct > given / 2:
             kind = (
                 f"free text or a unique code ({n_distinct} distinct values in {given} rows, "
                 "where a code column holds a short list of codes)"
             )
             add(c, kind, first_row(c, distinct[c]))
-    return [found[c] for c in frame.columns if c in found]
+    return [found[c] for c in frame.names if c in found]
 
 
 def _value_kind(one: pl.Series, patterns: tuple[tuple[str, str], ...]) -> str:

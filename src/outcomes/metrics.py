@@ -248,7 +248,11 @@ def metrics(
         admitted = ep.filter(pl.col("admit_date").is_between(first, last))
         discharged = discharged.filter(pl.col("discharge_date").is_between(first, last))
 
-    groups = discharged.select(by).vstack(admitted.select(by)).unique() if by else None
+    groups = (
+        pl.concat([discharged.select(by).unique(), admitted.select(by).unique()]).unique()
+        if by
+        else None
+    )
     parts = [_counts(admitted, by, "admissions"), _counts(discharged, by, "discharges")]
     parts.append(_proportion_rows(discharged, by, cut, conf_level, has_followups))
     parts.append(_summary_rows(discharged, by, conf_level))

@@ -58,7 +58,8 @@ def transitions(ep: pl.DataFrame, followups: pl.DataFrame | None, as_of: dt.date
     Returns
     -------
     polars.DataFrame
-        ``episode_id`` and, for discharged episodes (empty for open ones):
+        One row per row of ``ep``, in its order: ``episode_id`` and, for discharged episodes
+        (empty for open ones):
 
         - ``step_down`` (bool), ``days_to_step_down`` (int), ``step_down_program`` (str).
         - ``readmitted`` (bool), ``days_to_readmission`` (int).
@@ -70,56 +71,67 @@ def transitions(ep: pl.DataFrame, followups: pl.DataFrame | None, as_of: dt.date
         - ``dropout_time`` (= ``los_days``, also for open episodes) and ``dropout_cause`` (0
           still enrolled at ``as_of``, 1 left early, 2 completed, 3 any other discharge).
     """
-    closed = ep.filter(pl.col("discharge_date").is_not_null())
-    later = ep.select(
-        "client_id",
-        pl.col("episode_id").alias("next_id"),
+    # integer keys: each episode's position in episode_id order (ties of later admissions are
+    # broken by episode_id, as the text would) and a code per client
+    order = (
+        pl.int_range(pl.len(), dtype=pl.UInt32)
+        if ep["episode_id"].is_sorted()
+        else pl.col("episode_id").rank("ordinal").cast(pl.UInt32)
+    )
+    level = pl.col("program_type").replace_strict(LEVEL_OF_CARE, default=None, return_dtype=pl.Int8)
+    keyed = ep.select(
+        order.alias("__i"),
+        pl.col("client_id").cast(pl.Categorical(pl.Categories.random())).to_physical().alias("__c"),
+        "program_type",
+        level.alias("__level"),
+        "admit_date",
+        "discharge_date",
+        "discharge_reason",
+    )
+    closed = keyed.filter(pl.col("discharge_date").is_not_null())
+    later = keyed.select(
+        "__c",
+        pl.col("__i").alias("__next"),
         pl.col("program_type").alias("next_program"),
+        pl.col("__level").alias("__next_level"),
         pl.col("admit_date").alias("next_admit"),
     )
     pairs = (
-        closed.select(
-            "client_id", "episode_id", "program_type", "discharge_date", "discharge_reason"
-        )
-        .join(later, on="client_id", how="inner")
-        .filter(pl.col("next_id") != pl.col("episode_id"))
+        closed.select("__c", "__i", "program_type", "__level", "discharge_date", "discharge_reason")
+        .join(later, on="__c", how="inner")
+        .filter(pl.col("__next") != pl.col("__i"))
         .with_columns(
             (pl.col("next_admit") - pl.col("discharge_date")).dt.total_days().alias("gap")
         )
         .filter(pl.col("gap") >= 0)
-    )
-    level = pl.col("program_type").replace_strict(LEVEL_OF_CARE, default=None, return_dtype=pl.Int8)
-    next_level = pl.col("next_program").replace_strict(
-        LEVEL_OF_CARE, default=None, return_dtype=pl.Int8
     )
     step_downs = (
         pairs.filter(
             pl.col("program_type").is_in(["residential", "php"]),
             pl.col("discharge_reason").is_in(["completed", "transferred"]),
             pl.col("next_program").is_in(["php", "iop", "outpatient"]),
-            next_level < level,
+            pl.col("__next_level") < pl.col("__level"),
             pl.col("gap") <= STEP_DOWN_DAYS,
         )
-        .sort("episode_id", "next_admit", "next_id")
-        .group_by("episode_id", maintain_order=True)
-        .first()
+        .sort("__i", "next_admit", "__next")
+        .unique("__i", keep="first", maintain_order=True)
         .select(
-            "episode_id",
-            pl.col("next_id").alias("__step_id"),
+            "__i",
+            pl.col("__next").alias("__step"),
             pl.col("gap").alias("days_to_step_down"),
             pl.col("next_program").alias("step_down_program"),
         )
     )
     readmissions = (
-        pairs.join(step_downs.select("episode_id", "__step_id"), on="episode_id", how="left")
-        .filter(pl.col("gap") > 0, pl.col("next_id") != pl.col("__step_id").fill_null(""))
-        .group_by("episode_id")
+        pairs.join(step_downs.select("__i", "__step"), on="__i", how="left")
+        .filter(pl.col("gap") > 0, pl.col("__next") != pl.col("__step").fill_null(2**32 - 1))
+        .group_by("__i")
         .agg(pl.col("gap").min().alias("days_to_readmission"))
     )
     out = (
-        closed.select("episode_id", "discharge_date", "discharge_reason")
-        .join(step_downs.drop("__step_id"), on="episode_id", how="left")
-        .join(readmissions, on="episode_id", how="left")
+        closed.select("__i", "discharge_date", "discharge_reason")
+        .join(step_downs.drop("__step"), on="__i", how="left")
+        .join(readmissions, on="__i", how="left")
     )
     out = out.with_columns(
         pl.col("days_to_step_down").is_not_null().alias("step_down"),
@@ -128,16 +140,22 @@ def transitions(ep: pl.DataFrame, followups: pl.DataFrame | None, as_of: dt.date
     if followups is not None:
         positive = (
             followups.filter(pl.col("used_since_discharge"), pl.col("contact_date") <= as_of)
-            .join(closed.select("episode_id", "discharge_date"), on="episode_id", how="inner")
+            .join(
+                ep.select("episode_id", order.alias("__i"), "discharge_date").drop_nulls(
+                    "discharge_date"
+                ),
+                on="episode_id",
+                how="inner",
+            )
             .with_columns(
                 (pl.col("contact_date") - pl.col("discharge_date")).dt.total_days().alias("d")
             )
             .filter(pl.col("d") > 0)
-            .group_by("episode_id")
+            .group_by("__i")
             .agg(pl.col("d").min().alias("__use"))
         )
         out = (
-            out.join(positive, on="episode_id", how="left")
+            out.join(positive, on="__i", how="left")
             .with_columns(
                 pl.min_horizontal("days_to_readmission", "__use").alias("days_to_relapse")
             )
@@ -177,6 +195,7 @@ def transitions(ep: pl.DataFrame, followups: pl.DataFrame | None, as_of: dt.date
     reason = pl.col("discharge_reason")
     dropout = ep.select(
         "episode_id",
+        order.alias("__i"),
         pl.col("los_days").alias("dropout_time"),
         pl.when(reason.is_null())
         .then(0)
@@ -188,7 +207,7 @@ def transitions(ep: pl.DataFrame, followups: pl.DataFrame | None, as_of: dt.date
         .cast(pl.Int8)
         .alias("dropout_cause"),
     )
-    result = dropout.join(out, on="episode_id", how="left").with_columns(
+    result = dropout.join(out, on="__i", how="left", maintain_order="left").with_columns(
         pl.col("days_to_step_down", "days_to_readmission", "days_to_relapse").cast(pl.Int32)
     )
     return result.select("episode_id", *TRANSITION_COLUMNS)

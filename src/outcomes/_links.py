@@ -1,0 +1,250 @@
+"""Rules across rows: rows exported twice, and the link of a session or follow-up to its episode.
+
+Private to :mod:`outcomes.io`; works on :class:`~outcomes._table.Table` (text as codes, so rows
+are compared and episodes looked up on small integers) and returns issue rows with the columns
+of :data:`outcomes.schema.ISSUE_COLUMNS` (``file`` filled in by the loader).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from outcomes._rules import _issue_rows
+from outcomes._table import ROW, Table, Text, encode
+from outcomes.dataset import empty_issues
+from outcomes.schema import SESSION_TOLERANCE_DAYS
+
+#: The date column that orders the rows of one episode, per table.
+_DATE_OF = {"attendance": "session_date", "followups": "contact_date"}
+
+
+def _physical(column: pl.Series | Text) -> pl.Series:
+    """Equal values, equal numbers: the codes of text, the physical values of the rest."""
+    if isinstance(column, Text):
+        return column.codes
+    return column.to_physical()
+
+
+def _candidates(raw: Table, name: str) -> pl.Series | None:
+    """Rows that might repeat another row (a mask), or None when no row can.
+
+    A row exported twice repeats every column. So none can when one column holds a different,
+    non-empty value on every row (the episode key of enrollments). A session repeats its
+    episode and date; when a file holds each episode's rows together, by date (as exports
+    usually do), only neighbouring rows can share both. Otherwise every row is a candidate.
+    """
+    for column in raw.columns.values():
+        if (
+            isinstance(column, Text)
+            and column.values.len() == raw.height
+            and column.codes.null_count() == 0
+        ):
+            return None
+    date = _DATE_OF.get(name)
+    key = raw.columns.get("episode_id")
+    if date is None or date not in raw.columns or not isinstance(key, Text):
+        return pl.repeat(True, raw.height, eager=True)
+    ep, day = key.codes, _physical(raw.columns[date])
+    if ep.null_count() or day.null_count():
+        return pl.repeat(True, raw.height, eager=True)
+    same = (ep == ep.shift(1)).fill_null(False)
+    runs = raw.height - int(same.sum())
+    if runs != key.values.len() or bool((same & (day < day.shift(1))).any()):
+        return pl.repeat(True, raw.height, eager=True)  # not grouped by episode and date
+    tie = same & (day == day.shift(1)).fill_null(False)
+    if not tie.any():
+        return None
+    return tie | tie.shift(-1, fill_value=False)
+
+
+def exact_duplicates(raw: Table, name: str = "") -> tuple[Table, pl.DataFrame]:
+    """Split off the rows identical, in every column as read, to an earlier row.
+
+    Returns the table without them (each such row is kept once, at its first occurrence) and
+    one ``exact_duplicate`` warning per dropped copy, naming the row it repeats. Empty values
+    count as equal. Rows that share a key but differ anywhere are left for the key rules.
+    """
+    candidates = _candidates(raw, name)
+    if candidates is None or raw.height < 2:
+        return raw, empty_issues()
+    at = candidates.arg_true()
+    cols = [f"__c{i}" for i in range(len(raw.columns))]
+    physical = pl.DataFrame(
+        [_physical(c).gather(at).alias(n) for n, c in zip(cols, raw.columns.values(), strict=True)]
+    )
+    # equal rows have equal hashes, so all-distinct hashes (the usual answer) settle it; only
+    # rows whose hash repeats are then compared whole (which also rules out collisions)
+    row_hash = physical.hash_rows()
+    if row_hash.n_unique() == physical.height:
+        return raw, empty_issues()
+    repeated_hash = row_hash.is_duplicated()
+    physical = physical.with_columns(raw.rows_at(at)).filter(repeated_hash)
+    copies = (
+        physical.with_columns(pl.col(ROW).min().over(cols).alias("__first"))
+        .filter(pl.col(ROW) != pl.col("__first"))
+        .select(ROW, "__first")
+    )
+    if not copies.height:
+        return raw, empty_issues()
+    positions = raw.positions(copies[ROW])
+    frame = raw.frame(["episode_id"], at=positions).with_columns(copies["__first"])
+    issues = _issue_rows(
+        frame,
+        pl.lit(True),
+        "episode_id",
+        "exact_duplicate",
+        "warning",
+        pl.format("row is identical in every column to row {}; kept once", pl.col("__first")),
+        value=pl.col("episode_id"),
+    )
+    return raw.filter(~raw.mask_of(copies[ROW])), issues
+
+
+def episode_bounds(valid: pl.DataFrame, invalid: pl.DataFrame) -> pl.DataFrame:
+    """One row per episode key of the enrollments (typed, with ``ROW``): ``episode_id,
+    admit_date, discharge_date, __valid, __enrollment_row`` and ``__enr`` (the position among
+    the valid rows). A key of a valid row is on no other row (a repeated key is an error on
+    every row holding it); a key on invalid rows only names the first of them."""
+    columns = ("episode_id", "admit_date", "discharge_date")
+    good = valid.select(
+        *columns,
+        pl.lit(True).alias("__valid"),
+        pl.col(ROW).alias("__enrollment_row"),
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("__enr"),
+    )
+    bad = (
+        invalid.drop_nulls("episode_id")
+        .sort(ROW)
+        .unique("episode_id", keep="first", maintain_order=True)
+        .select(
+            *columns,
+            pl.lit(False).alias("__valid"),
+            pl.col(ROW).alias("__enrollment_row"),
+            pl.lit(None, dtype=pl.UInt32).alias("__enr"),
+        )
+    )
+    return pl.concat([good.drop_nulls("episode_id"), bad], how="vertical")
+
+
+def link_rules(table: Table, name: str, bounds: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """Rules linking attendance or followups rows to their episode.
+
+    ``table`` is typed (its ``episode_id`` stripped text); ``bounds`` is
+    :func:`episode_bounds`. Returns the issues, and for each row of ``table`` the position
+    among the valid enrollments of its episode (null when it has none). Episodes are looked
+    up once per distinct key, and each row reads its episode's bounds by its key's code.
+    """
+    key = table.columns["episode_id"]
+    if not isinstance(key, Text):
+        key = encode(key)
+    by_code = (
+        key.values.to_frame("episode_id")
+        .with_row_index("__code")
+        .join(bounds, on="episode_id", how="left")
+        .sort("__code")
+    )
+    codes = key.codes
+    state = by_code.select(
+        pl.when(pl.col("episode_id").is_null())
+        .then(None)
+        .when(pl.col("__valid").is_null())
+        .then(pl.lit("unknown"))
+        .when(~pl.col("__valid"))
+        .then(pl.lit("excluded"))
+        .otherwise(pl.lit("valid"))
+        .alias("state")
+    ).to_series()
+
+    def rows_where(states: str) -> pl.Series:
+        bad = (state == states).arg_true().cast(codes.dtype)
+        return codes.is_in(bad.implode()).fill_null(False)
+
+    def rows_of(mask: pl.Series, *extra: str) -> pl.DataFrame:
+        at = mask.arg_true()
+        frame = table.frame(["episode_id", *[c for c in extra if c in table.columns]], at=at)
+        looked_up = by_code.drop("episode_id").select(
+            pl.all().gather(codes.gather(at).cast(pl.UInt32))
+        )
+        return frame.hstack(looked_up)
+
+    parts = []
+    unknown = rows_where("unknown")
+    if unknown.any():
+        parts.append(
+            _issue_rows(
+                rows_of(unknown),
+                pl.lit(True),
+                "episode_id",
+                "unknown_episode",
+                "error",
+                "episode_id is not in enrollments",
+            )
+        )
+    excluded = rows_where("excluded")
+    if excluded.any():
+        parts.append(
+            _issue_rows(
+                rows_of(excluded),
+                pl.lit(True),
+                "episode_id",
+                "episode_excluded",
+                "error",
+                pl.format(
+                    "the episode's enrollment row {} has errors, so this row is excluded too",
+                    pl.col("__enrollment_row"),
+                ),
+            )
+        )
+    valid_rows = rows_where("valid")
+    index = codes.cast(pl.UInt32)
+
+    def per_row(column: str) -> pl.Series:
+        return by_code[column].gather(index)
+
+    if name == "attendance":
+        date = table.series("session_date").to_physical()
+        tol = SESSION_TOLERANCE_DAYS
+        admit, discharge = per_row("admit_date").to_physical(), per_row("discharge_date")
+        outside = valid_rows & (
+            (date < admit - tol) | (date > discharge.to_physical() + tol)
+        ).fill_null(False)
+        if outside.any():
+            parts.append(
+                _issue_rows(
+                    rows_of(outside, "session_date"),
+                    pl.lit(True),
+                    "session_date",
+                    "session_outside_episode",
+                    "warning",
+                    pl.format(
+                        "session more than "
+                        + str(SESSION_TOLERANCE_DAYS)
+                        + " days outside its episode ({} to {}); kept but not counted",
+                        pl.col("admit_date"),
+                        pl.col("discharge_date").cast(pl.String).fill_null("open"),
+                    ),
+                    value=pl.col("session_date"),
+                )
+            )
+    else:
+        date = table.series("contact_date").to_physical()
+        discharge = per_row("discharge_date").to_physical()
+        before = valid_rows & (discharge.is_null() | (date <= discharge)).fill_null(False)
+        if before.any():
+            parts.append(
+                _issue_rows(
+                    rows_of(before, "contact_date"),
+                    pl.lit(True),
+                    "contact_date",
+                    "contact_before_discharge",
+                    "warning",
+                    pl.format(
+                        "contact is not after discharge ({}); kept but not counted as a "
+                        "post-discharge contact",
+                        pl.col("discharge_date").cast(pl.String).fill_null("episode open"),
+                    ),
+                    value=pl.col("contact_date"),
+                )
+            )
+    issues = pl.concat(parts, how="vertical") if parts else empty_issues()
+    return issues, per_row("__enr")

@@ -1,0 +1,218 @@
+"""A file as read, held column by column, its text columns dictionary-encoded (loader-private).
+
+A session file repeats a few codes, a few thousand dates and one episode key per session
+millions of times. Each text column is therefore encoded once, as it is read, into
+:class:`Text`: ``codes`` (one small unsigned integer per row, null where the value is null)
+into ``values`` (each distinct value once). Every rule of the data contract that depends on a
+value alone is then decided on the distinct values, and only the rows holding a value that
+breaks one are looked at one by one (:mod:`outcomes._rules`). Equal values have equal codes, so
+rows can be compared, hashed and joined on the codes. A Parquet file is read one column at a
+time: the text of only one column is in memory at any moment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from outcomes._readers import first_line, read_table
+from outcomes.errors import InputError
+
+ROW = "__row"  # spreadsheet row number: header = 1, first data row = 2
+_SAMPLE = 100_000  # rows looked at to decide how to encode a column
+
+
+@dataclass(frozen=True)
+class Text:
+    """A column as ``values[codes]``: ``codes`` (unsigned integers, null for a null value) index
+    ``values`` (any dtype; a text column as read has each distinct value once)."""
+
+    codes: pl.Series
+    values: pl.Series
+
+    def decode(self, name: str | None = None) -> pl.Series:
+        out = self.values.gather(self.codes)
+        return out.alias(name or self.values.name)
+
+    def filter(self, mask: pl.Series) -> Text:
+        return Text(self.codes.filter(mask), self.values)
+
+    def gather(self, index: pl.Series) -> Text:
+        return Text(self.codes.gather(index), self.values)
+
+    def with_values(self, values: pl.Series) -> Text:
+        return Text(self.codes, values)
+
+    def alias(self, name: str) -> Text:
+        return Text(self.codes.alias(name), self.values.alias(name))
+
+
+TableColumn = pl.Series | Text
+
+
+def absent(name: str, dtype: pl.DataType, height: int) -> Text:
+    """An optional column the file does not have: every row null (codes into no values)."""
+    codes = pl.repeat(None, height, dtype=pl.UInt8, eager=True).alias(name)
+    return Text(codes, pl.Series(name, [], dtype=dtype))
+
+
+def _narrow(codes: pl.Series, n_values: int) -> pl.Series:
+    for dtype, top in ((pl.UInt8, 2**8), (pl.UInt16, 2**16)):
+        if n_values <= top:
+            return codes.cast(dtype)
+    return codes
+
+
+def _categorical(series: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Dense codes (first-seen order) and the distinct values, through a private dictionary."""
+    cat = series.cast(pl.Categorical(pl.Categories.random()))
+    codes = cat.to_physical()
+    distinct = cat.unique().drop_nulls()
+    values = distinct.cast(pl.String).gather(distinct.to_physical().arg_sort())
+    return codes, values
+
+
+def encode(series: pl.Series) -> Text:
+    """Encode a text column. A column grouped into runs of equal values (the episode key of a
+    session file sorted by episode) is encoded run by run: one comparison of neighbours per
+    row, and the dictionary is built from one value per run."""
+    name = series.name
+    if _runs(series):
+        run = series.rle_id()
+        starts = (run.diff().fill_null(1) != 0).arg_true()
+        run_codes, values = _categorical(series.gather(starts))
+        codes = run_codes.gather(run)
+    else:
+        codes, values = _categorical(series)
+    return Text(_narrow(codes, values.len()).alias(name), values.alias(name))
+
+
+def _runs(series: pl.Series) -> bool:
+    """Whether the column, judged on its first rows, comes in runs of equal values."""
+    sample = series.head(_SAMPLE)
+    return sample.len() > 1 and sample.rle_id().max() < sample.len() // 4
+
+
+def encode_if_repeated(series: pl.Series) -> TableColumn:
+    """A text column as :class:`Text` when its values repeat (a code, a date, the episode key
+    of sessions), as it is when nearly every value differs (a client or episode key of
+    enrollments: a dictionary would only copy it)."""
+    sample = series.head(_SAMPLE)
+    if _runs(series) or sample.n_unique() <= sample.len() // 2:
+        return encode(series)
+    return series
+
+
+def as_series(col: TableColumn, name: str) -> pl.Series:
+    return col.decode(name) if isinstance(col, Text) else col.alias(name)
+
+
+class Table:
+    """One file of a dataset as read: ``columns`` in file order (a :class:`Text` for each text
+    column, the column itself otherwise), and ``rows``, the spreadsheet row of each row held
+    (``None``: all of them, rows 2 to ``height + 1``)."""
+
+    def __init__(
+        self, columns: dict[str, TableColumn], height: int, rows: pl.Series | None = None
+    ) -> None:
+        self.columns = columns
+        self.height = height
+        self.rows = rows
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def rename(self, renames: dict[str, str]) -> Table:
+        cols = {}
+        for n, c in self.columns.items():
+            cols[renames.get(n, n)] = c.alias(renames[n]) if n in renames else c
+        return Table(cols, self.height, self.rows)
+
+    def row_numbers(self) -> pl.Series:
+        if self.rows is not None:
+            return self.rows
+        return pl.int_range(2, self.height + 2, dtype=pl.Int64, eager=True).alias(ROW)
+
+    def rows_at(self, at: pl.Series) -> pl.Series:
+        """The spreadsheet rows of the given positions."""
+        if self.rows is None:
+            return (at.cast(pl.Int64) + 2).alias(ROW)
+        return self.rows.gather(at)
+
+    def positions(self, rows: pl.Series) -> pl.Series:
+        """Positions of the given spreadsheet rows (each one held) among the rows held."""
+        rows = rows.cast(pl.Int64)
+        if self.rows is None:
+            return (rows - 2).cast(pl.UInt32)
+        return self.rows.search_sorted(rows).cast(pl.UInt32)
+
+    def mask_of(self, rows: pl.Series) -> pl.Series:
+        """True at the positions of the given spreadsheet rows, False elsewhere."""
+        mask = pl.repeat(False, self.height, dtype=pl.Boolean, eager=True)
+        if rows.len():
+            mask = mask.scatter(self.positions(rows.unique()), True)
+        return mask
+
+    def filter(self, mask: pl.Series) -> Table:
+        cols = {n: c.filter(mask) for n, c in self.columns.items()}
+        return Table(cols, int(mask.sum()), self.row_numbers().filter(mask))
+
+    def series(self, name: str) -> pl.Series:
+        return as_series(self.columns[name], name)
+
+    def frame(
+        self, names: Iterable[str] | None = None, at: pl.Series | None = None
+    ) -> pl.DataFrame:
+        """``ROW`` and the named columns (default all) decoded, at the given positions (default
+        every row)."""
+        names = self.names if names is None else list(names)
+        cols = [self.row_numbers() if at is None else self.rows_at(at)]
+        for n in names:
+            c = self.columns[n]
+            if at is not None:
+                c = c.gather(at)
+            cols.append(as_series(c, n))
+        return pl.DataFrame(cols)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+
+
+def read(
+    file: Path, *, sheet: str | None = None, encoding: str | None = None, table: str = ""
+) -> Table:
+    """Read a file into a :class:`Table` (the reading rules are those of
+    :func:`outcomes._readers.read_table`; a Parquet file is read one column at a time)."""
+    if file.suffix.lower() == ".parquet" and sheet is None:
+        return _read_parquet(file)
+    frame = read_table(file, sheet=sheet, encoding=encoding, table=table)
+    height = frame.height
+    cols: dict[str, TableColumn] = {}
+    for name in frame.columns:
+        series = frame.drop_in_place(name)
+        cols[name] = encode_if_repeated(series) if series.dtype == pl.String else series
+    return Table(cols, height)
+
+
+def _read_parquet(file: Path) -> Table:
+    try:
+        schema = pl.read_parquet_schema(file)
+        height = pl.scan_parquet(file).select(pl.len()).collect().item()
+        if not schema:
+            raise InputError(f"{file.name}: empty (no columns)")
+        if height == 0:
+            raise InputError(f"{file.name}: has a header but no rows")
+        cols: dict[str, TableColumn] = {}
+        for name, dtype in schema.items():
+            series = pl.read_parquet(file, columns=[name]).to_series()
+            cols[name] = encode_if_repeated(series) if dtype == pl.String else series
+    except InputError:
+        raise
+    except Exception as err:
+        raise InputError(f"{file.name}: cannot be read as Parquet ({first_line(err)})") from None
+    return Table(cols, height)
