@@ -56,7 +56,7 @@ class Run:
 def measure(args: list[str]) -> Run:
     """Run a command in a fresh process and measure it (its own peak, not its siblings')."""
     t0 = time.perf_counter()
-    child = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - t0
     child.returncode = os.waitstatus_to_exitcode(status)

@@ -2,7 +2,7 @@
 
 A text column whose values repeat is read into a dictionary (codes into distinct values) and
 checked on its distinct values; one whose values nearly all differ is checked row by row
-(``outcomes._table.encode_if_repeated`` decides, on the first rows). The tiny files of the other
+(``outcomes._table.how_to_hold`` decides, on the first rows). The tiny files of the other
 tests mostly take the second way; here every file is loaded both ways, forced, and the results
 must be identical: the dataset, every issue row and the accounting (the expected issues of
 these files are worked out by hand in tests/test_io.py).
@@ -92,8 +92,12 @@ def _load(folder, how):
     """Load with every text column dictionary-encoded (``how="codes"``) or none
     (``"rows"``)."""
     with pytest.MonkeyPatch.context() as m:
-        choose = _table.encode if how == "codes" else (lambda series: series)
-        m.setattr(_table, "encode_if_repeated", choose)
+        original = _table.how_to_hold
+
+        def choose(sample):
+            return "text" if how == "rows" else ("runs" if original(sample) == "runs" else "codes")
+
+        m.setattr(_table, "how_to_hold", choose)
         try:
             return outcomes.load(folder, on_error="exclude")
         except DataError as err:
@@ -179,8 +183,9 @@ def test_the_clean_fixture_loads_the_same_both_ways(write_dataset):
 def test_neighbouring_rows_of_one_episode_and_date_are_compared_whole(tmp_path):
     """Sessions grouped by episode and dated in order: a copy is looked for only among rows
     sharing episode and date, and found even when another row stands between (worked by
-    hand: row 4 repeats row 2; row 3 differs in hours). Unsorted files are compared whole:
-    row 6 repeats row 2 across another episode's rows."""
+    hand: row 4 repeats row 2; row 3 differs in hours), and where no three rows share a day,
+    a copy is the row just before it. Unsorted files are compared whole: row 7 repeats row 2
+    across another episode's rows."""
     enr = (
         HEADER
         + "C1,E1,iop,42,2025-01-06,2025-02-17,completed\n"
@@ -195,7 +200,15 @@ def test_neighbouring_rows_of_one_episode_and_date_are_compared_whole(tmp_path):
         "E2,2025-01-06,attended,3\n"
     )
     unsorted = grouped + "E1,2025-01-06,attended,3\n"
-    for text, rows in ((grouped, [4]), (unsorted, [4, 7])):
+    pairs = (  # never three rows on one day: row 3 repeats row 2, row 5 differs from row 4
+        "episode_id,session_date,status,hours\n"
+        "E1,2025-01-06,attended,3\n"
+        "E1,2025-01-06,attended,3\n"
+        "E1,2025-01-08,attended,3\n"
+        "E1,2025-01-08,no_show,3\n"
+        "E2,2025-01-06,attended,3\n"
+    )
+    for text, rows in ((grouped, [4]), (unsorted, [4, 7]), (pairs, [3])):
         folder = _write(tmp_path / str(len(rows)), {"enrollments": enr, "attendance": text})
         for how in ("codes", "rows"):
             ds = _load(folder, how)
@@ -244,9 +257,13 @@ def test_an_episode_key_in_runs_is_encoded_by_runs():
     """Worked by hand: three runs (E2, E1, E2) of two distinct keys; codes in first-seen
     order."""
     keys = pl.Series("episode_id", ["E2"] * 3 + ["E1"] * 2 + ["E2"] * 3 + [None])
-    text = _table.encode(keys)
+    text = _table.encode(keys, "runs")
     assert text.values.to_list() == ["E2", "E1"]
     assert text.codes.to_list() == [0, 0, 0, 1, 1, 0, 0, 0, None]
     assert text.decode().to_list() == keys.to_list()
-    assert _table.encode_if_repeated(pl.Series([f"C{i}" for i in range(100)])).dtype == pl.String
-    assert isinstance(_table.encode_if_repeated(pl.Series(["a", "b"] * 50)), _table.Text)
+    assert _table.how_to_hold(pl.Series([f"C{i}" for i in range(100)])) == "text"
+    assert _table.how_to_hold(pl.Series(["a", "b"] * 50)) == "codes"
+    assert _table.how_to_hold(pl.Series(["E2"] * 30 + ["E1"] * 20)) == "runs"
+    unsorted = _table.encode(pl.Series(["E2", "E2", "E1", "E1", "E3"]), "runs")
+    assert unsorted.values.to_list() == ["E2", "E1", "E3"]
+    assert unsorted.codes.to_list() == [0, 0, 1, 1, 2]

@@ -31,7 +31,8 @@ def _candidates(raw: Table, name: str) -> pl.Series | None:
     A row exported twice repeats every column. So none can when one column holds a different,
     non-empty value on every row (the episode key of enrollments). A session repeats its
     episode and date; when a file holds each episode's rows together, by date (as exports
-    usually do), only neighbouring rows can share both. Otherwise every row is a candidate.
+    usually do), only neighbouring rows can share both, and where no three rows share them a
+    copy is the row just before it. Otherwise every row is a candidate.
     """
     for column in raw.columns.values():
         if (
@@ -54,7 +55,19 @@ def _candidates(raw: Table, name: str) -> pl.Series | None:
     tie = same & (day == day.shift(1)).fill_null(False)
     if not tie.any():
         return None
-    return tie | tie.shift(-1, fill_value=False)
+    if (tie & tie.shift(1, fill_value=False)).any():  # three rows or more on one day
+        return tie | tie.shift(-1, fill_value=False)
+    # pairs only (two sessions of an episode on one day): a copy is the row before it
+    at = tie.arg_true()
+    before = at - 1
+    equal = pl.repeat(True, at.len(), eager=True)
+    for column in raw.columns.values():
+        values = _physical(column)
+        equal = equal & values.gather(at).eq_missing(values.gather(before))
+    if not equal.any():
+        return None
+    pairs = pl.concat([at.filter(equal), before.filter(equal)])
+    return pl.repeat(False, raw.height, eager=True).scatter(pairs, True)
 
 
 def exact_duplicates(raw: Table, name: str = "") -> tuple[Table, pl.DataFrame]:
@@ -144,31 +157,34 @@ def link_rules(table: Table, name: str, bounds: pl.DataFrame) -> tuple[pl.DataFr
         .sort("__code")
     )
     codes = key.codes
+    # each distinct key's state: 0 no key, 1 unknown, 2 its episode excluded, 3 valid
     state = by_code.select(
         pl.when(pl.col("episode_id").is_null())
-        .then(None)
+        .then(0)
         .when(pl.col("__valid").is_null())
-        .then(pl.lit("unknown"))
+        .then(1)
         .when(~pl.col("__valid"))
-        .then(pl.lit("excluded"))
-        .otherwise(pl.lit("valid"))
+        .then(2)
+        .otherwise(3)
+        .cast(pl.UInt8)
         .alias("state")
     ).to_series()
+    index = codes.cast(pl.UInt32)
+    per_row_state = state.gather(index).fill_null(0) if (state != 3).any() else None
 
-    def rows_where(states: str) -> pl.Series:
-        bad = (state == states).arg_true().cast(codes.dtype)
-        return codes.is_in(bad.implode()).fill_null(False)
+    def rows_where(wanted: int) -> pl.Series:
+        if per_row_state is None:  # every key is an episode's: the usual case
+            return codes.is_not_null() if wanted == 3 else pl.repeat(False, len(codes), eager=True)
+        return per_row_state == wanted
 
     def rows_of(mask: pl.Series, *extra: str) -> pl.DataFrame:
         at = mask.arg_true()
         frame = table.frame(["episode_id", *[c for c in extra if c in table.columns]], at=at)
-        looked_up = by_code.drop("episode_id").select(
-            pl.all().gather(codes.gather(at).cast(pl.UInt32))
-        )
+        looked_up = by_code.drop("episode_id").select(pl.all().gather(index.gather(at)))
         return frame.hstack(looked_up)
 
     parts = []
-    unknown = rows_where("unknown")
+    unknown = rows_where(1)
     if unknown.any():
         parts.append(
             _issue_rows(
@@ -180,7 +196,7 @@ def link_rules(table: Table, name: str, bounds: pl.DataFrame) -> tuple[pl.DataFr
                 "episode_id is not in enrollments",
             )
         )
-    excluded = rows_where("excluded")
+    excluded = rows_where(2)
     if excluded.any():
         parts.append(
             _issue_rows(
@@ -195,8 +211,7 @@ def link_rules(table: Table, name: str, bounds: pl.DataFrame) -> tuple[pl.DataFr
                 ),
             )
         )
-    valid_rows = rows_where("valid")
-    index = codes.cast(pl.UInt32)
+    valid_rows = rows_where(3)
 
     def per_row(column: str) -> pl.Series:
         return by_code[column].gather(index)

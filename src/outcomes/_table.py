@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -66,44 +67,76 @@ def _narrow(codes: pl.Series, n_values: int) -> pl.Series:
     return codes
 
 
-def _categorical(series: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Dense codes (first-seen order) and the distinct values, through a private dictionary."""
-    cat = series.cast(pl.Categorical(pl.Categories.random()))
+def _from_categorical(cat: pl.Series, every_value_used: bool = False) -> Text:
+    """A categorical column of a private dictionary as :class:`Text`. With
+    ``every_value_used`` (the dictionary was made from this column's own values) the values
+    are the dictionary's; else they are looked up among the codes used."""
+    name = cat.name
     codes = cat.to_physical()
+    if every_value_used:
+        values = cat.dtype.categories.to_series().alias(name)
+        return Text(_narrow(codes, values.len()).alias(name), values)
     distinct = cat.unique().drop_nulls()
-    values = distinct.cast(pl.String).gather(distinct.to_physical().arg_sort())
-    return codes, values
-
-
-def encode(series: pl.Series) -> Text:
-    """Encode a text column. A column grouped into runs of equal values (the episode key of a
-    session file sorted by episode) is encoded run by run: one comparison of neighbours per
-    row, and the dictionary is built from one value per run."""
-    name = series.name
-    if _runs(series):
-        run = series.rle_id()
-        starts = (run.diff().fill_null(1) != 0).arg_true()
-        run_codes, values = _categorical(series.gather(starts))
-        codes = run_codes.gather(run)
-    else:
-        codes, values = _categorical(series)
+    physical = distinct.to_physical()
+    order = physical.arg_sort()
+    values = distinct.cast(pl.String).gather(order)
+    if values.len() and physical.gather(order)[-1] != values.len() - 1:
+        # a dictionary entry no row uses (a Parquet writer may keep one): number them densely
+        codes = codes.replace_strict(
+            physical.gather(order), pl.int_range(values.len(), dtype=pl.UInt32, eager=True)
+        )
     return Text(_narrow(codes, values.len()).alias(name), values.alias(name))
 
 
-def _runs(series: pl.Series) -> bool:
-    """Whether the column, judged on its first rows, comes in runs of equal values."""
-    sample = series.head(_SAMPLE)
-    return sample.len() > 1 and sample.rle_id().max() < sample.len() // 4
+def _categorical(series: pl.Series) -> Text:
+    """Codes (first-seen order) and distinct values, through a private dictionary."""
+    return _from_categorical(series.cast(pl.Categorical(pl.Categories.random())), True)
 
 
-def encode_if_repeated(series: pl.Series) -> TableColumn:
-    """A text column as :class:`Text` when its values repeat (a code, a date, the episode key
-    of sessions), as it is when nearly every value differs (a client or episode key of
-    enrollments: a dictionary would only copy it)."""
-    sample = series.head(_SAMPLE)
-    if _runs(series) or sample.n_unique() <= sample.len() // 2:
-        return encode(series)
-    return series
+def _by_runs(series: pl.Series) -> Text:
+    """Encode a column grouped into runs of equal values (the episode key of a session file
+    held together by episode): one comparison of neighbours per row, and the dictionary is
+    built from one value per run; when the runs come in sorted order (each value one run) the
+    run is the code."""
+    name = series.name
+    runs = series.rle()
+    lengths, first = runs.struct.field("len"), runs.struct.field("value")
+    if first.null_count() == 0 and first.is_sorted():
+        run_codes = pl.int_range(first.len(), dtype=pl.UInt32, eager=True)
+        values = first
+    else:
+        text = _categorical(first)
+        run_codes, values = text.codes, text.values
+    codes = pl.select(pl.lit(run_codes).repeat_by(lengths).explode()).to_series()
+    return Text(_narrow(codes, values.len()).alias(name), values.alias(name))
+
+
+Holding = Literal["runs", "codes", "text"]
+
+
+def how_to_hold(sample: pl.Series) -> Holding:
+    """How to hold a text column, judged on its first rows: ``runs`` when it comes in runs of
+    equal values, ``codes`` when its values repeat (a code, a date), ``text`` (as it is) when
+    nearly every value differs (a client or episode key of enrollments: a dictionary would
+    only copy it)."""
+    sample = sample.head(_SAMPLE)
+    if sample.len() > 1 and sample.rle_id().max() < sample.len() // 4:
+        return "runs"
+    if sample.n_unique() <= sample.len() // 2:
+        return "codes"
+    return "text"
+
+
+def encode(series: pl.Series, how: Holding | None = None) -> Text:
+    """A text column as :class:`Text` (by runs when it comes in runs)."""
+    how = how or how_to_hold(series)
+    return _by_runs(series) if how == "runs" else _categorical(series)
+
+
+def hold(series: pl.Series, how: Holding | None = None) -> TableColumn:
+    """A text column as it is best held (see :func:`how_to_hold`)."""
+    how = how or how_to_hold(series)
+    return series if how == "text" else encode(series, how)
 
 
 def as_series(col: TableColumn, name: str) -> pl.Series:
@@ -195,7 +228,7 @@ def read(
     cols: dict[str, TableColumn] = {}
     for name in frame.columns:
         series = frame.drop_in_place(name)
-        cols[name] = encode_if_repeated(series) if series.dtype == pl.String else series
+        cols[name] = hold(series) if series.dtype == pl.String else series
     return Table(cols, height)
 
 
@@ -207,10 +240,17 @@ def _read_parquet(file: Path) -> Table:
             raise InputError(f"{file.name}: empty (no columns)")
         if height == 0:
             raise InputError(f"{file.name}: has a header but no rows")
+        sample = pl.read_parquet(file, n_rows=_SAMPLE)
         cols: dict[str, TableColumn] = {}
         for name, dtype in schema.items():
+            how = how_to_hold(sample[name]) if dtype == pl.String else None
+            if how == "codes":  # the reader decodes the file's own dictionary into ours
+                private = pl.Categorical(pl.Categories.random())
+                column = pl.scan_parquet(file).select(pl.col(name).cast(private)).collect()
+                cols[name] = _from_categorical(column.to_series())
+                continue
             series = pl.read_parquet(file, columns=[name]).to_series()
-            cols[name] = encode_if_repeated(series) if dtype == pl.String else series
+            cols[name] = hold(series, how) if how else series
     except InputError:
         raise
     except Exception as err:

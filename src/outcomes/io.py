@@ -451,9 +451,14 @@ def _identifiers(frame: Table, spec: TableSpec) -> list[_Found]:
     ]
 
     def distinct_of(c: str) -> pl.Series:
+        """The column's values to search: its distinct values, or, for a column held as text
+        because its values nearly all differ, the values themselves (a pattern's hits are
+        then counted distinct)."""
         column = columns[c]
         if isinstance(column, Text):
             return column.values
+        if column.dtype == pl.String:
+            return column.drop_nulls()
         return column.cast(pl.String).unique().drop_nulls()
 
     distinct = {c: distinct_of(c) for c in texts}
@@ -507,9 +512,8 @@ def _identifiers(frame: Table, spec: TableSpec) -> list[_Found]:
             add(c, _value_kind(found_one, NUMBER_VALUE_PATTERNS), index + 2)
     for c in texts:
         u = distinct[c]
-        if (names := u.filter(u.str.contains(PERSON_NAME_PATTERN))).len() >= (
-            PERSON_NAME_MIN_DISTINCT
-        ):
+        names = u.filter(u.str.contains(PERSON_NAME_PATTERN)).unique()
+        if names.len() >= PERSON_NAME_MIN_DISTINCT:
             add(c, f"person names ({names.len()} distinct ones)", first_row(c, names))
     for c in codes:
         u = distinct[c].str.strip_chars()
