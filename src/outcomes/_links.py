@@ -48,22 +48,35 @@ def _candidates(raw: Table, name: str) -> pl.Series | None:
     ep, day = key.codes, _physical(raw.columns[date])
     if ep.null_count() or day.null_count():
         return pl.repeat(True, raw.height, eager=True)
-    same = (ep == ep.shift(1)).fill_null(False)
-    runs = raw.height - int(same.sum())
-    if runs != key.values.len() or bool((same & (day < day.shift(1))).any()):
+    e, d = pl.col("e"), pl.col("d")
+    same = (e == e.shift(1)).fill_null(False)
+    flags = (
+        pl.DataFrame([ep.alias("e"), day.alias("d")])
+        .lazy()
+        .select(
+            same.alias("same"),
+            (same & (d < d.shift(1))).alias("back"),
+            (same & (d == d.shift(1))).fill_null(False).alias("tie"),
+        )
+        .collect()
+    )
+    runs = raw.height - int(flags["same"].sum())
+    if runs != key.values.len() or flags["back"].any():
         return pl.repeat(True, raw.height, eager=True)  # not grouped by episode and date
-    tie = same & (day == day.shift(1)).fill_null(False)
+    tie = flags["tie"]
     if not tie.any():
         return None
     if (tie & tie.shift(1, fill_value=False)).any():  # three rows or more on one day
         return tie | tie.shift(-1, fill_value=False)
-    # pairs only (two sessions of an episode on one day): a copy is the row before it
+    # pairs only (two sessions of an episode on one day): a copy is the row just before it
     at = tie.arg_true()
     before = at - 1
-    equal = pl.repeat(True, at.len(), eager=True)
-    for column in raw.columns.values():
-        values = _physical(column)
-        equal = equal & values.gather(at).eq_missing(values.gather(before))
+    physical = pl.DataFrame(
+        [_physical(c).alias(f"c{i}") for i, c in enumerate(raw.columns.values())]
+    )
+    equal = physical.select(
+        pl.all_horizontal(pl.all().gather(at).eq_missing(pl.all().gather(before)))
+    ).to_series()
     if not equal.any():
         return None
     pairs = pl.concat([at.filter(equal), before.filter(equal)])
@@ -213,16 +226,29 @@ def link_rules(table: Table, name: str, bounds: pl.DataFrame) -> tuple[pl.DataFr
         )
     valid_rows = rows_where(3)
 
-    def per_row(column: str) -> pl.Series:
-        return by_code[column].gather(index)
+    def per_row(column: str) -> pl.Expr:  # the row's episode's value, read by the key's code
+        return pl.lit(by_code[column].to_physical()).gather(pl.col("i"))
 
+    date_column = "session_date" if name == "attendance" else "contact_date"
+    rows = pl.DataFrame(
+        [
+            index.alias("i"),
+            table.series(date_column).to_physical().alias("d"),
+            valid_rows.alias("v"),
+        ]
+    ).lazy()
+    valid, date = pl.col("v"), pl.col("d")
     if name == "attendance":
-        date = table.series("session_date").to_physical()
         tol = SESSION_TOLERANCE_DAYS
-        admit, discharge = per_row("admit_date").to_physical(), per_row("discharge_date")
-        outside = valid_rows & (
-            (date < admit - tol) | (date > discharge.to_physical() + tol)
-        ).fill_null(False)
+        warn = (date < per_row("admit_date") - tol) | (date > per_row("discharge_date") + tol)
+    else:
+        discharge = per_row("discharge_date")
+        warn = discharge.is_null() | (date <= discharge)
+    looked_up = rows.select(
+        (valid & warn.fill_null(False)).alias("warn"), pl.lit(by_code["__enr"]).gather(pl.col("i"))
+    ).collect()
+    if name == "attendance":
+        outside = looked_up["warn"]
         if outside.any():
             parts.append(
                 _issue_rows(
@@ -242,9 +268,7 @@ def link_rules(table: Table, name: str, bounds: pl.DataFrame) -> tuple[pl.DataFr
                 )
             )
     else:
-        date = table.series("contact_date").to_physical()
-        discharge = per_row("discharge_date").to_physical()
-        before = valid_rows & (discharge.is_null() | (date <= discharge)).fill_null(False)
+        before = looked_up["warn"]
         if before.any():
             parts.append(
                 _issue_rows(
@@ -262,4 +286,4 @@ def link_rules(table: Table, name: str, bounds: pl.DataFrame) -> tuple[pl.DataFr
                 )
             )
     issues = pl.concat(parts, how="vertical") if parts else empty_issues()
-    return issues, per_row("__enr")
+    return issues, looked_up["__enr"]

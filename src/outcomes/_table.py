@@ -232,6 +232,16 @@ def read(
     return Table(cols, height)
 
 
+def _read_column(file: Path, name: str, how: Holding | None) -> TableColumn:
+    """One column of a Parquet file, held as ``how`` says (None: not text)."""
+    if how == "codes":  # the reader decodes the file's own dictionary into ours
+        private = pl.Categorical(pl.Categories.random())
+        column = pl.scan_parquet(file).select(pl.col(name).cast(private)).collect()
+        return _from_categorical(column.to_series())
+    series = pl.read_parquet(file, columns=[name]).to_series()
+    return hold(series, how) if how else series
+
+
 def _read_parquet(file: Path) -> Table:
     try:
         schema = pl.read_parquet_schema(file)
@@ -241,16 +251,10 @@ def _read_parquet(file: Path) -> Table:
         if height == 0:
             raise InputError(f"{file.name}: has a header but no rows")
         sample = pl.read_parquet(file, n_rows=_SAMPLE)
-        cols: dict[str, TableColumn] = {}
-        for name, dtype in schema.items():
-            how = how_to_hold(sample[name]) if dtype == pl.String else None
-            if how == "codes":  # the reader decodes the file's own dictionary into ours
-                private = pl.Categorical(pl.Categories.random())
-                column = pl.scan_parquet(file).select(pl.col(name).cast(private)).collect()
-                cols[name] = _from_categorical(column.to_series())
-                continue
-            series = pl.read_parquet(file, columns=[name]).to_series()
-            cols[name] = hold(series, how) if how else series
+        cols: dict[str, TableColumn] = {
+            n: _read_column(file, n, how_to_hold(sample[n]) if d == pl.String else None)
+            for n, d in schema.items()
+        }
     except InputError:
         raise
     except Exception as err:

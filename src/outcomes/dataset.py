@@ -68,15 +68,16 @@ def session_rows(table, episode_of: pl.Series, keep: pl.Series | None) -> Sessio
             return column.with_values(values).decode(name)
         return column.cast(pl.String).cast(dtype, strict=False).alias(name)
 
-    rows = pl.DataFrame(
-        [
-            episode_of.alias(EPISODE_ROW),
-            table.series("session_date"),
-            enum("status", _STATUS),
-            enum("session_type", _TYPE),
-            table.series("hours"),
-        ]
-    )
+    columns = [
+        episode_of.alias(EPISODE_ROW),
+        table.series("session_date"),
+        enum("status", _STATUS),
+        enum("session_type", _TYPE),
+        table.series("hours"),
+    ]
+    # one chunk each, column by column: a frame of columns chunked apart is copied whole by
+    # every selection that lines them up
+    rows = pl.DataFrame([c.rechunk() for c in columns])
     contract = set(SPECS["attendance"].names)
     extras = {n: c for n, c in table.columns.items() if n not in contract}
     if keep is not None:

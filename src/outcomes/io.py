@@ -493,12 +493,32 @@ def _identifiers(frame: Table, spec: TableSpec) -> list[_Found]:
         digits = u.str.replace(r"\.0*$", "").str.count_matches("[0-9]")
         if (too_long := u.filter(digits > ZIP_MAX_DIGITS)).len():
             add(c, ZIP_KIND, first_row(c, too_long))
+    # the two patterns searched in every text column, all columns at once
+    searched = pl.collect_all(
+        [
+            distinct[c]
+            .to_frame("v")
+            .lazy()
+            .select(
+                pl.col("v").filter(pl.col("v").str.contains(_ANY_IDENTIFIER)).implode(),
+                pl.col("v")
+                .filter(pl.col("v").str.contains(PERSON_NAME_PATTERN))
+                .unique()
+                .implode()
+                .alias("names"),
+            )
+            for c in texts
+        ]
+    )
+    hits = {c: (f["v"][0], f["names"][0]) for c, f in zip(texts, searched, strict=True)}
     for c in texts:
-        u = distinct[c]
-        if (bad := u.filter(u.str.contains(_ANY_IDENTIFIER))).len():
+        if (bad := hits[c][0]).len():
             row = first_row(c, bad)
             add(c, _value_kind(value_at(c, row), IDENTIFIER_VALUE_PATTERNS), row)
     for c in numbers:
+        low, high = columns[c].min(), columns[c].max()
+        if high is None or high < 10**8 or low > 2 * 10**10:
+            continue  # the usual case, settled by the range: no 9- to 11-digit number at all
         one = columns[c].to_frame(c)
         whole = pl.col(c).cast(pl.Int64, strict=False)  # Int32 cannot hold the bounds
         long = (whole.is_between(10**8, 2 * 10**10) & (pl.col(c) == whole)).fill_null(False)
@@ -511,8 +531,7 @@ def _identifiers(frame: Table, spec: TableSpec) -> list[_Found]:
             found_one = columns[c].slice(index, 1).cast(pl.Int64)
             add(c, _value_kind(found_one, NUMBER_VALUE_PATTERNS), index + 2)
     for c in texts:
-        u = distinct[c]
-        names = u.filter(u.str.contains(PERSON_NAME_PATTERN)).unique()
+        names = hits[c][1]
         if names.len() >= PERSON_NAME_MIN_DISTINCT:
             add(c, f"person names ({names.len()} distinct ones)", first_row(c, names))
     for c in codes:
