@@ -267,3 +267,87 @@ def test_an_episode_key_in_runs_is_encoded_by_runs():
     unsorted = _table.encode(pl.Series(["E2", "E2", "E1", "E1", "E3"]), "runs")
     assert unsorted.values.to_list() == ["E2", "E1", "E3"]
     assert unsorted.codes.to_list() == [0, 0, 1, 1, 2]
+
+
+# --- a long session file, checked and counted a chunk at a time --------------------------------
+
+
+def _load_in_chunks(folder, size):
+    """Load with the session file checked ``size`` rows at a time (chunks end where an
+    episode's rows do; a file this small is otherwise read whole)."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_table, "SESSION_ROWS_IN_MEMORY", 0)
+        m.setattr(_table, "SESSION_CHUNK_ROWS", size)
+        try:
+            return outcomes.load(folder, on_error="exclude")
+        except DataError as err:
+            return err
+
+
+def _assert_same_results(whole, chunked):
+    from outcomes.attendance import attendance_by_week
+
+    _assert_same(whole, chunked)
+    cut = whole.last_date
+    earlier = cut.replace(month=1, day=1)  # a cut-off before the data's end: counted again
+    for as_of in (cut, earlier):
+        assert_frame_equal(outcomes.episodes(whole, as_of), outcomes.episodes(chunked, as_of))
+        assert_frame_equal(
+            outcomes.metrics(whole, as_of=as_of), outcomes.metrics(chunked, as_of=as_of)
+        )
+        assert_frame_equal(attendance_by_week(whole, as_of), attendance_by_week(chunked, as_of))
+
+
+@pytest.mark.parametrize("size", [3, 5, 8])
+def test_sessions_in_chunks_give_the_tables_of_the_whole_file(tmp_path, size):
+    """The messy files (copies, bad values, links of every kind) in Parquet, the sessions
+    checked 3, 5 or 8 rows at a time: the same dataset, issues, accounting, episodes, metrics
+    and weekly adherence as the file read whole, at the data's cut-off (counted during the
+    check) and at an earlier one (counted again, chunk by chunk). E1's seven rows span
+    chunks, so copies across chunks are found from every row's hash."""
+    folder = _write(tmp_path / "pq", MESSY, "parquet")
+    whole, chunked = _load(folder, "codes"), _load_in_chunks(folder, size)
+    assert type(chunked._held).__name__ == "ChunkedSessions"
+    _assert_same_results(whole, chunked)
+    assert chunked.issues.filter(pl.col("rule") == "exact_duplicate").height == 4
+
+
+def test_a_generated_export_in_chunks_gives_the_metrics_of_the_whole(tmp_path):
+    """3,000 generated clients (68,000 sessions, held together by episode and dated, as
+    ``outcomes synth`` writes them) checked 5,000 sessions at a time."""
+    from outcomes import synth
+
+    folder = synth.write(synth.generate(3000, seed=7), tmp_path / "d", fmt="parquet")
+    whole, chunked = outcomes.load(folder), _load_in_chunks(folder, 5000)
+    assert type(chunked._held).__name__ == "ChunkedSessions"
+    _assert_same_results(whole, chunked)
+
+
+def test_identifiers_in_a_long_session_file_are_refused_as_in_a_whole_one(tmp_path):
+    """A phone number in a later chunk of the sessions (row 12), and a name column in the
+    enrollments: refused at once, with the same messages and rows as the files read whole."""
+    from outcomes.errors import IdentifierError
+
+    sessions = MESSY["attendance"].replace(
+        "episode_id,session_date,status,session_type,hours\n",
+        "episode_id,session_date,status,session_type,hours,note\n",
+    )
+    lines = sessions.splitlines()
+    lines = [lines[0]] + [f"{line},ok" for line in lines[1:]]
+    lines[11] = lines[11][: -len("ok")] + "call (555) 123-4567"
+    texts = dict(MESSY, attendance="\n".join(lines) + "\n")
+    refusals = {}
+    for case, enrollments in (("values", MESSY["enrollments"]), ("both", None)):
+        if enrollments is None:  # a name column in the enrollments too
+            head, rest = MESSY["enrollments"].split("\n", 1)
+            enrollments = head + ",last_name\n" + "".join(f"{r},x\n" for r in rest.splitlines())
+        folder = _write(tmp_path / case, dict(texts, enrollments=enrollments), "parquet")
+        for how in ("whole", "chunks"):
+            with pytest.raises(IdentifierError) as err:
+                (outcomes.load if how == "whole" else lambda f: _load_in_chunks(f, 4))(folder)
+            refusals[(case, how)] = (err.value.problems, err.value.columns, err.value.found)
+        assert refusals[(case, "whole")] == refusals[(case, "chunks")]
+    problems, columns, found = refusals[("both", "chunks")]
+    assert len(problems) == 2 and "row 12" in problems[1]
+    assert columns == {"enrollments.parquet": ["last_name"], "attendance.parquet": ["note"]}
+    assert found[1][1:] == ("note", "a telephone number", 12)

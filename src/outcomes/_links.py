@@ -25,8 +25,9 @@ def _physical(column: pl.Series | Text) -> pl.Series:
     return column.to_physical()
 
 
-def _candidates(raw: Table, name: str) -> pl.Series | None:
-    """Rows that might repeat another row (a mask), or None when no row can.
+def _candidates(raw: Table, name: str) -> tuple[pl.Series | None, bool]:
+    """Rows that might repeat another row (a mask), or None when no row can; and whether the
+    rows are held together by episode and dated in order within each.
 
     A row exported twice repeats every column. So none can when one column holds a different,
     non-empty value on every row (the episode key of enrollments). A session repeats its
@@ -34,20 +35,21 @@ def _candidates(raw: Table, name: str) -> pl.Series | None:
     usually do), only neighbouring rows can share both, and where no three rows share them a
     copy is the row just before it. Otherwise every row is a candidate.
     """
+    everyone = pl.repeat(True, raw.height, eager=True)
     for column in raw.columns.values():
         if (
             isinstance(column, Text)
             and column.values.len() == raw.height
             and column.codes.null_count() == 0
         ):
-            return None
+            return None, True
     date = _DATE_OF.get(name)
     key = raw.columns.get("episode_id")
     if date is None or date not in raw.columns or not isinstance(key, Text):
-        return pl.repeat(True, raw.height, eager=True)
+        return everyone, False
     ep, day = key.codes, _physical(raw.columns[date])
     if ep.null_count() or day.null_count():
-        return pl.repeat(True, raw.height, eager=True)
+        return everyone, False
     e, d = pl.col("e"), pl.col("d")
     same = (e == e.shift(1)).fill_null(False)
     flags = (
@@ -62,12 +64,12 @@ def _candidates(raw: Table, name: str) -> pl.Series | None:
     )
     runs = raw.height - int(flags["same"].sum())
     if runs != key.values.len() or flags["back"].any():
-        return pl.repeat(True, raw.height, eager=True)  # not grouped by episode and date
+        return everyone, False  # not grouped by episode and date
     tie = flags["tie"]
     if not tie.any():
-        return None
+        return None, True
     if (tie & tie.shift(1, fill_value=False)).any():  # three rows or more on one day
-        return tie | tie.shift(-1, fill_value=False)
+        return tie | tie.shift(-1, fill_value=False), True
     # pairs only (two sessions of an episode on one day): a copy is the row just before it
     at = tie.arg_true()
     before = at - 1
@@ -78,21 +80,23 @@ def _candidates(raw: Table, name: str) -> pl.Series | None:
         pl.all_horizontal(pl.all().gather(at).eq_missing(pl.all().gather(before)))
     ).to_series()
     if not equal.any():
-        return None
+        return None, True
     pairs = pl.concat([at.filter(equal), before.filter(equal)])
-    return pl.repeat(False, raw.height, eager=True).scatter(pairs, True)
+    return pl.repeat(False, raw.height, eager=True).scatter(pairs, True), True
 
 
-def exact_duplicates(raw: Table, name: str = "") -> tuple[Table, pl.DataFrame]:
+def exact_duplicates(raw: Table, name: str = "") -> tuple[Table, pl.DataFrame, bool]:
     """Split off the rows identical, in every column as read, to an earlier row.
 
-    Returns the table without them (each such row is kept once, at its first occurrence) and
-    one ``exact_duplicate`` warning per dropped copy, naming the row it repeats. Empty values
-    count as equal. Rows that share a key but differ anywhere are left for the key rules.
+    Returns the table without them (each such row is kept once, at its first occurrence),
+    one ``exact_duplicate`` warning per dropped copy, naming the row it repeats, and whether
+    the rows are held together by episode and dated in order (see :func:`_candidates`).
+    Empty values count as equal. Rows that share a key but differ anywhere are left for the
+    key rules.
     """
-    candidates = _candidates(raw, name)
+    candidates, grouped = _candidates(raw, name)
     if candidates is None or raw.height < 2:
-        return raw, empty_issues()
+        return raw, empty_issues(), grouped
     at = candidates.arg_true()
     cols = [f"__c{i}" for i in range(len(raw.columns))]
     physical = pl.DataFrame(
@@ -102,7 +106,7 @@ def exact_duplicates(raw: Table, name: str = "") -> tuple[Table, pl.DataFrame]:
     # rows whose hash repeats are then compared whole (which also rules out collisions)
     row_hash = physical.hash_rows()
     if row_hash.n_unique() == physical.height:
-        return raw, empty_issues()
+        return raw, empty_issues(), grouped
     repeated_hash = row_hash.is_duplicated()
     physical = physical.with_columns(raw.rows_at(at)).filter(repeated_hash)
     copies = (
@@ -111,7 +115,14 @@ def exact_duplicates(raw: Table, name: str = "") -> tuple[Table, pl.DataFrame]:
         .select(ROW, "__first")
     )
     if not copies.height:
-        return raw, empty_issues()
+        return raw, empty_issues(), grouped
+    dropped, issues = drop_copies(raw, copies)
+    return dropped, issues, grouped
+
+
+def drop_copies(raw: Table, copies: pl.DataFrame) -> tuple[Table, pl.DataFrame]:
+    """Drop the rows ``copies`` names (``ROW``, and ``__first``: the row each repeats), with
+    one ``exact_duplicate`` warning each."""
     positions = raw.positions(copies[ROW])
     frame = raw.frame(["episode_id"], at=positions).with_columns(copies["__first"])
     issues = _issue_rows(
@@ -124,6 +135,29 @@ def exact_duplicates(raw: Table, name: str = "") -> tuple[Table, pl.DataFrame]:
         value=pl.col("episode_id"),
     )
     return raw.filter(~raw.mask_of(copies[ROW])), issues
+
+
+def row_hashes(raw: Table) -> pl.Series:
+    """A hash of each row's values as read, the same for equal rows wherever they are held
+    (a text column's values are hashed once each, whatever codes a chunk gave them)."""
+    parts = []
+    for i, column in enumerate(raw.columns.values()):
+        if isinstance(column, Text):
+            null = pl.Series([None], dtype=pl.String).hash(seed=i)[0]
+            parts.append(column.values.hash(seed=i).gather(column.codes).fill_null(null))
+        else:
+            parts.append(column.hash(seed=i))
+    return (
+        pl.DataFrame([p.alias(f"h{i}") for i, p in enumerate(parts)])
+        .select(
+            pl.fold(
+                pl.lit(0, dtype=pl.UInt64),
+                lambda acc, h: (acc * 1_000_003) ^ h,  # wraps around on overflow
+                pl.all(),
+            )
+        )
+        .to_series()
+    )
 
 
 def episode_bounds(valid: pl.DataFrame, invalid: pl.DataFrame) -> pl.DataFrame:
@@ -149,7 +183,29 @@ def episode_bounds(valid: pl.DataFrame, invalid: pl.DataFrame) -> pl.DataFrame:
             pl.lit(None, dtype=pl.UInt32).alias("__enr"),
         )
     )
-    return pl.concat([good.drop_nulls("episode_id"), bad], how="vertical")
+    bounds = pl.concat([good.drop_nulls("episode_id"), bad], how="vertical")
+    # in key order, for lookups by binary search (exports often come sorted: then no sort)
+    return bounds if bounds["episode_id"].is_sorted() else bounds.sort("episode_id")
+
+
+def _look_up(values: pl.Series, bounds: pl.DataFrame) -> pl.DataFrame:
+    """The row of ``bounds`` (sorted by ``episode_id``, each key once) of each value, all
+    null where a value has none, in the order of ``values``. By binary search: a chunk of a
+    session file finds its few episodes among millions without hashing them all."""
+    ids = bounds["episode_id"]
+    order = None
+    if values.null_count() or not values.is_sorted():
+        order = values.arg_sort(nulls_last=True)
+        values = values.gather(order)
+    if ids.len() == 0:
+        found = bounds.clear(values.len())
+    else:
+        at = ids.search_sorted(values.fill_null(""), side="left").clip(0, ids.len() - 1)
+        hit = (ids.gather(at) == values).fill_null(False)
+        found = bounds.gather(at).select(pl.when(hit).then(pl.all()).name.keep())
+    if order is not None:
+        found = found.gather(order.arg_sort())
+    return found
 
 
 def link_rules(table: Table, name: str, bounds: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
@@ -163,11 +219,9 @@ def link_rules(table: Table, name: str, bounds: pl.DataFrame) -> tuple[pl.DataFr
     key = table.columns["episode_id"]
     if not isinstance(key, Text):
         key = encode(key)
-    by_code = (
-        key.values.to_frame("episode_id")
-        .with_row_index("__code")
-        .join(bounds, on="episode_id", how="left")
-        .sort("__code")
+    by_code = pl.concat(
+        [key.values.to_frame("episode_id"), _look_up(key.values, bounds).drop("episode_id")],
+        how="horizontal",
     )
     codes = key.codes
     # each distinct key's state: 0 no key, 1 unknown, 2 its episode excluded, 3 valid

@@ -248,7 +248,7 @@ def check_values(
         if name not in spec.names:
             typed[name] = column
     issues = pl.concat(frames, how="vertical") if frames else empty_issues()
-    return Table(typed, raw.height, raw.rows), issues
+    return Table(typed, raw.height, raw.rows, raw.first), issues
 
 
 def given_flags(raw: Table, names: Iterable[str]) -> pl.DataFrame:

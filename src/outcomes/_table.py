@@ -47,6 +47,15 @@ class Text:
     def with_values(self, values: pl.Series) -> Text:
         return Text(self.codes, values)
 
+    def slice(self, offset: int, length: int) -> Text:
+        """Rows ``offset`` to ``offset + length``, with only the values they hold."""
+        codes = self.codes.slice(offset, length)
+        used = codes.drop_nulls().unique().sort()
+        if used.len() == self.values.len():
+            return Text(codes, self.values)
+        dense = pl.int_range(used.len(), dtype=codes.dtype, eager=True)
+        return Text(codes.replace_strict(used, dense), self.values.gather(used))
+
     def alias(self, name: str) -> Text:
         return Text(self.codes.alias(name), self.values.alias(name))
 
@@ -149,11 +158,16 @@ class Table:
     (``None``: all of them, rows 2 to ``height + 1``)."""
 
     def __init__(
-        self, columns: dict[str, TableColumn], height: int, rows: pl.Series | None = None
+        self,
+        columns: dict[str, TableColumn],
+        height: int,
+        rows: pl.Series | None = None,
+        first: int = 2,
     ) -> None:
         self.columns = columns
         self.height = height
         self.rows = rows
+        self.first = first  # the spreadsheet row of the first row, when ``rows`` is None
 
     @property
     def names(self) -> list[str]:
@@ -163,24 +177,25 @@ class Table:
         cols = {}
         for n, c in self.columns.items():
             cols[renames.get(n, n)] = c.alias(renames[n]) if n in renames else c
-        return Table(cols, self.height, self.rows)
+        return Table(cols, self.height, self.rows, self.first)
 
     def row_numbers(self) -> pl.Series:
         if self.rows is not None:
             return self.rows
-        return pl.int_range(2, self.height + 2, dtype=pl.Int64, eager=True).alias(ROW)
+        first = self.first
+        return pl.int_range(first, first + self.height, dtype=pl.Int64, eager=True).alias(ROW)
 
     def rows_at(self, at: pl.Series) -> pl.Series:
         """The spreadsheet rows of the given positions."""
         if self.rows is None:
-            return (at.cast(pl.Int64) + 2).alias(ROW)
+            return (at.cast(pl.Int64) + self.first).alias(ROW)
         return self.rows.gather(at)
 
     def positions(self, rows: pl.Series) -> pl.Series:
         """Positions of the given spreadsheet rows (each one held) among the rows held."""
         rows = rows.cast(pl.Int64)
         if self.rows is None:
-            return (rows - 2).cast(pl.UInt32)
+            return (rows - self.first).cast(pl.UInt32)
         return self.rows.search_sorted(rows).cast(pl.UInt32)
 
     def mask_of(self, rows: pl.Series) -> pl.Series:
@@ -193,6 +208,12 @@ class Table:
     def filter(self, mask: pl.Series) -> Table:
         cols = {n: c.filter(mask) for n, c in self.columns.items()}
         return Table(cols, int(mask.sum()), self.row_numbers().filter(mask))
+
+    def head(self, n: int) -> Table:
+        """The first ``n`` rows."""
+        cols = {name: c.slice(0, n) for name, c in self.columns.items()}
+        rows = None if self.rows is None else self.rows.head(n)
+        return Table(cols, min(n, self.height), rows, self.first)
 
     def series(self, name: str) -> pl.Series:
         return as_series(self.columns[name], name)
@@ -218,10 +239,16 @@ class Table:
 
 def read(
     file: Path, *, sheet: str | None = None, encoding: str | None = None, table: str = ""
-) -> Table:
+) -> Table | LazyTable:
     """Read a file into a :class:`Table` (the reading rules are those of
-    :func:`outcomes._readers.read_table`; a Parquet file is read one column at a time)."""
+    :func:`outcomes._readers.read_table`; a Parquet file is read one column at a time). An
+    attendance Parquet file of more than :data:`SESSION_ROWS_IN_MEMORY` rows is not read but
+    opened (:class:`LazyTable`), to be checked a chunk at a time."""
     if file.suffix.lower() == ".parquet" and sheet is None:
+        if table == "attendance":
+            lazy = LazyTable.open(file)
+            if lazy.height > SESSION_ROWS_IN_MEMORY:
+                return lazy
         return _read_parquet(file)
     frame = read_table(file, sheet=sheet, encoding=encoding, table=table)
     height = frame.height
@@ -232,24 +259,98 @@ def read(
     return Table(cols, height)
 
 
-def _read_column(file: Path, name: str, how: Holding | None) -> TableColumn:
-    """One column of a Parquet file, held as ``how`` says (None: not text)."""
+def _read_column(
+    file: Path, name: str, how: Holding | None, rows: tuple[int, int] | None = None
+) -> TableColumn:
+    """One column of a Parquet file (or the rows ``[start, stop)`` of it), held as ``how``
+    says (None: not text)."""
+    scan = pl.scan_parquet(file)
+    if rows is not None:
+        scan = scan.slice(rows[0], rows[1] - rows[0])
     if how == "codes":  # the reader decodes the file's own dictionary into ours
         private = pl.Categorical(pl.Categories.random())
-        column = pl.scan_parquet(file).select(pl.col(name).cast(private)).collect()
-        return _from_categorical(column.to_series())
-    series = pl.read_parquet(file, columns=[name]).to_series()
+        return _from_categorical(scan.select(pl.col(name).cast(private)).collect().to_series())
+    if rows is None:
+        series = pl.read_parquet(file, columns=[name]).to_series()
+    else:
+        series = scan.select(name).collect().to_series()
     return hold(series, how) if how else series
+
+
+#: An attendance Parquet file of more rows than this is checked, and its sessions counted, a
+#: chunk of :data:`SESSION_CHUNK_ROWS` rows at a time (about 1.5 GB each), never all at once.
+SESSION_ROWS_IN_MEMORY = 60_000_000
+SESSION_CHUNK_ROWS = 20_000_000
+
+
+class LazyTable:
+    """A Parquet file too long to hold at once: its column names (renamed as the mapping
+    says) and height; :meth:`rows` reads a slice of it as a :class:`Table`."""
+
+    def __init__(
+        self,
+        file: Path,
+        schema: dict[str, pl.DataType],
+        height: int,
+        renames: dict[str, str] | None = None,
+    ) -> None:
+        self.file, self.schema, self.height = file, schema, height
+        self.renames = renames or {}  # file column -> name
+
+    @classmethod
+    def open(cls, file: Path) -> LazyTable:
+        try:
+            schema, height = _parquet_shape(file)
+        except InputError:
+            raise
+        except Exception as err:
+            why = first_line(err)
+            raise InputError(f"{file.name}: cannot be read as Parquet ({why})") from None
+        return cls(file, dict(schema), height)
+
+    @property
+    def names(self) -> list[str]:
+        return [self.renames.get(n, n) for n in self.schema]
+
+    def rename(self, renames: dict[str, str]) -> LazyTable:
+        composed = {
+            n: renames.get(self.renames.get(n, n), self.renames.get(n, n)) for n in self.schema
+        }
+        return LazyTable(self.file, self.schema, self.height, composed)
+
+    def rows(self, start: int, stop: int, names: list[str] | None = None) -> Table:
+        """Rows ``[start, stop)`` (0-based) as a :class:`Table`, of the named columns (default
+        all); a text column held as its first rows suggest."""
+        wanted = self.names if names is None else names
+        original = {self.renames.get(n, n): n for n in self.schema}
+        sources = [original[n] for n in wanted]
+        try:
+            sample = pl.scan_parquet(self.file).slice(start, min(_SAMPLE, stop - start))
+            sample = sample.select(sources).collect()
+            cols = {}
+            for name, source in zip(wanted, sources, strict=True):
+                text = self.schema[source] == pl.String
+                how = how_to_hold(sample[source]) if text else None
+                cols[name] = _read_column(self.file, source, how, (start, stop)).alias(name)
+        except Exception as err:
+            why = first_line(err)
+            raise InputError(f"{self.file.name}: cannot be read as Parquet ({why})") from None
+        return Table(cols, stop - start, first=start + 2)
+
+
+def _parquet_shape(file: Path) -> tuple[dict[str, pl.DataType], int]:
+    schema = pl.read_parquet_schema(file)
+    height = pl.scan_parquet(file).select(pl.len()).collect().item()
+    if not schema:
+        raise InputError(f"{file.name}: empty (no columns)")
+    if height == 0:
+        raise InputError(f"{file.name}: has a header but no rows")
+    return schema, height
 
 
 def _read_parquet(file: Path) -> Table:
     try:
-        schema = pl.read_parquet_schema(file)
-        height = pl.scan_parquet(file).select(pl.len()).collect().item()
-        if not schema:
-            raise InputError(f"{file.name}: empty (no columns)")
-        if height == 0:
-            raise InputError(f"{file.name}: has a header but no rows")
+        schema, height = _parquet_shape(file)
         sample = pl.read_parquet(file, n_rows=_SAMPLE)
         cols: dict[str, TableColumn] = {
             n: _read_column(file, n, how_to_hold(sample[n]) if d == pl.String else None)

@@ -69,8 +69,8 @@ def attendance_by_week(
         .explode("week")
         .select("episode_id", "program_type", pl.col("week").cast(pl.Int64))
     )
-    sessions = (
-        ds.session_rows.join(enr, on=EPISODE_ROW, how="inner")
+    parts = [
+        chunk.join(enr, on=EPISODE_ROW, how="inner")
         .filter(pl.col("session_date").is_between(pl.col("admit_date"), pl.col("end")))
         .with_columns(
             ((pl.col("session_date") - pl.col("admit_date")).dt.total_days() // 7 + 1)
@@ -85,7 +85,9 @@ def attendance_by_week(
             .then(pl.col("hours").filter(pl.col("status") == "attended").sum())
             .alias("hours"),
         )
-    )
+        for chunk in ds.session_chunks()
+    ]
+    sessions = parts[0] if len(parts) == 1 else _combine(parts)
     per_episode = weeks.join(sessions, on=["episode_id", "week"], how="left").with_columns(
         pl.col("attended", "expected").fill_null(0)
     )
@@ -105,4 +107,18 @@ def attendance_by_week(
         )
         .sort("program_type", "week")
         .select(ADHERENCE_COLUMNS)
+    )
+
+
+def _combine(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Add up the weekly partial sums of several chunks of sessions."""
+    known = pl.col("hours").is_not_null().any()
+    return (
+        pl.concat(parts, how="vertical")
+        .group_by("episode_id", "week")
+        .agg(
+            pl.col("attended").sum(),
+            pl.col("expected").sum(),
+            pl.when(known).then(pl.col("hours").sum()).alias("hours"),
+        )
     )

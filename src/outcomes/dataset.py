@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -38,6 +39,22 @@ class Sessions:
 
     rows: pl.DataFrame
     extras: dict
+
+    @property
+    def n_sessions(self) -> int:
+        return self.rows.height
+
+    @property
+    def last_date(self) -> dt.date | None:
+        return self.rows["session_date"].max() if self.rows.height else None
+
+    def chunks(self) -> Iterator[pl.DataFrame]:
+        """The sessions as the metrics read them (one chunk: they are all held)."""
+        yield self.rows.select(EPISODE_ROW, "session_date", "status", "hours")
+
+    def counts_for(self, cut: dt.date) -> pl.DataFrame | None:
+        """Sessions counted per episode ahead of time: none (they are counted when asked)."""
+        return None
 
     def frame(self, enrollments: pl.DataFrame) -> pl.DataFrame:
         from outcomes._table import as_series
@@ -114,7 +131,7 @@ class Dataset:
     """
 
     enrollments: pl.DataFrame
-    _held: pl.DataFrame | Sessions
+    _held: pl.DataFrame | Sessions  # or the loader's ChunkedSessions
     followups: pl.DataFrame | None
     issues: pl.DataFrame
     accounting: pl.DataFrame
@@ -175,29 +192,36 @@ class Dataset:
     def attendance(self) -> pl.DataFrame:
         """One row per kept session, with the contract's columns and dtypes."""
         held = self._held
-        return held.frame(self.enrollments) if isinstance(held, Sessions) else held
+        return held if isinstance(held, pl.DataFrame) else held.frame(self.enrollments)
 
-    @cached_property
-    def session_rows(self) -> pl.DataFrame:
-        """The sessions as the metrics read them: ``__enr`` (the row of ``enrollments`` of
-        the session's episode), ``session_date``, ``status``, ``hours``; sessions of an
-        episode not in ``enrollments`` are left out."""
+    def session_chunks(self) -> Iterator[pl.DataFrame]:
+        """The sessions as the metrics read them, a chunk at a time (one chunk unless the
+        loader checked a long file in chunks): ``__enr`` (the row of ``enrollments`` of the
+        session's episode), ``session_date``, ``status``, ``hours``; sessions of an episode
+        not in ``enrollments`` are left out."""
         held = self._held
-        if isinstance(held, Sessions):
-            return held.rows.select(EPISODE_ROW, "session_date", "status", "hours")
+        if not isinstance(held, pl.DataFrame):
+            yield from held.chunks()
+            return
         index = self.enrollments.select(
             "episode_id", pl.int_range(pl.len(), dtype=pl.UInt32).alias(EPISODE_ROW)
         )
-        return (
+        yield (
             held.select("episode_id", "session_date", "status", "hours")
             .join(index, on="episode_id", how="inner", maintain_order="left")
             .select(EPISODE_ROW, "session_date", "status", "hours")
         )
 
+    def session_counts_at(self, cut: dt.date) -> pl.DataFrame | None:
+        """The sessions of each episode counted ahead of time for cut-off ``cut`` (see
+        :func:`outcomes.episodes._session_counts`), when the loader did; else None."""
+        held = self._held
+        return None if isinstance(held, pl.DataFrame) else held.counts_for(cut)
+
     @property
     def n_sessions(self) -> int:
         held = self._held
-        return held.rows.height if isinstance(held, Sessions) else held.height
+        return held.height if isinstance(held, pl.DataFrame) else held.n_sessions
 
     @property
     def has_followups(self) -> bool:
@@ -208,11 +232,14 @@ class Dataset:
     def last_date(self) -> dt.date | None:
         """The latest date anywhere in the data: the default ``as_of`` (METRICS.md)."""
         held = self._held
-        sessions = held.rows if isinstance(held, Sessions) else held
+        if isinstance(held, pl.DataFrame):
+            latest = held["session_date"].max() if held.height else None
+        else:
+            latest = held.last_date
         candidates = [
             self.enrollments["admit_date"].max(),
             self.enrollments["discharge_date"].max(),
-            sessions["session_date"].max() if sessions.height else None,
+            latest,
         ]
         if self.followups is not None and self.followups.height:
             candidates.append(self.followups["contact_date"].max())

@@ -159,7 +159,7 @@ def episodes(ds: Dataset, as_of: str | dt.date | None = None) -> pl.DataFrame:
             "early_dropout"
         ),
     )
-    sessions = _session_counts(ds.enrollments, ds.session_rows, cut)
+    sessions = session_counts(ds, cut).drop("__known")
     out = derived.join(sessions, on=EPISODE_ROW, how="left").with_columns(
         pl.col(
             "sessions_attended", "sessions_no_show", "sessions_excused", "sessions_cancelled"
@@ -184,29 +184,38 @@ def episodes(ds: Dataset, as_of: str | dt.date | None = None) -> pl.DataFrame:
 
 
 def _session_counts(
-    enrollments: pl.DataFrame, sessions: pl.DataFrame, cut: dt.date
+    enrollments: pl.DataFrame, sessions: pl.DataFrame, cut: dt.date | None
 ) -> pl.DataFrame:
     """Sessions by status, and attended hours, inside each episode (admission..end).
 
-    ``sessions`` are :attr:`Dataset.session_rows`: each carries the row of its episode in
-    ``enrollments`` (``__enr``), so it reads its episode's bounds at that position; nothing is
-    joined on a text key, and no session is copied. Sessions outside their episode, or of an
-    episode admitted after ``cut``, count for nothing.
+    ``sessions`` are one chunk of :meth:`Dataset.session_chunks`: each carries the row of its
+    episode in ``enrollments`` (``__enr``), so it reads its episode's bounds at that position;
+    nothing is joined on a text key, and no session is copied. Sessions outside their
+    episode, or of an episode admitted after ``cut``, count for nothing. ``cut`` None: every
+    episode from admission to discharge, or on while open (the counts at any cut-off on or
+    after every date in the data).
+
+    Returns one row per ``__enr`` with the four counts, ``__known`` (some session inside
+    records hours) and ``attended_hours`` (null unless known): partial counts of the chunk,
+    which :func:`combine_counts` adds up.
     """
-    admit = pl.when(pl.col("admit_date") <= cut).then(pl.col("admit_date"))
-    end = pl.when(pl.col("discharge_date") <= cut).then(pl.col("discharge_date")).otherwise(cut)
-    bounds = enrollments.select(admit.alias("a"), end.alias("e"))
-    row = pl.col(EPISODE_ROW)
-    inside = (
-        pl.col("session_date")
-        .is_between(pl.lit(bounds["a"]).gather(row), pl.lit(bounds["e"]).gather(row))
-        .fill_null(False)
-    )
+    date, row = pl.col("session_date"), pl.col(EPISODE_ROW)
+    if cut is None:
+        bounds = enrollments.select("admit_date", "discharge_date")
+        admit = pl.lit(bounds["admit_date"]).gather(row)
+        end = pl.lit(bounds["discharge_date"]).gather(row)
+        inside = (date >= admit) & (end.is_null() | (date <= end))
+    else:
+        admit = pl.when(pl.col("admit_date") <= cut).then(pl.col("admit_date"))
+        end = pl.when(pl.col("discharge_date") <= cut).then(pl.col("discharge_date"))
+        bounds = enrollments.select(admit.alias("a"), end.otherwise(cut).alias("e"))
+        inside = date.is_between(pl.lit(bounds["a"]).gather(row), pl.lit(bounds["e"]).gather(row))
     status, hours, within = pl.col("status"), pl.col("hours"), pl.col("__inside")
     attended = (status == "attended") & within
+    known = (hours.is_not_null() & within).any()
     return (
         sessions.lazy()
-        .with_columns(inside.alias("__inside"))
+        .with_columns(inside.fill_null(False).alias("__inside"))
         .group_by(EPISODE_ROW)
         .agg(
             attended.sum().cast(pl.Int32).alias("sessions_attended"),
@@ -214,9 +223,37 @@ def _session_counts(
             ((status == "excused") & within).sum().cast(pl.Int32).alias("sessions_excused"),
             ((status == "cancelled") & within).sum().cast(pl.Int32).alias("sessions_cancelled"),
             # hours are known when the export records them for the episode's sessions
-            pl.when((hours.is_not_null() & within).any())
-            .then(hours.filter(attended).sum())
-            .alias("attended_hours"),
+            known.alias("__known"),
+            pl.when(known).then(hours.filter(attended).sum()).alias("attended_hours"),
         )
         .collect()
+    )
+
+
+def combine_counts(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Add up the partial counts of :func:`_session_counts` over chunks (an episode whose
+    sessions span chunks has a partial row in each)."""
+    if len(parts) == 1:
+        return parts[0]
+    counts = ("sessions_attended", "sessions_no_show", "sessions_excused", "sessions_cancelled")
+    known = pl.col("__known").any()
+    return (
+        pl.concat(parts, how="vertical")
+        .group_by(EPISODE_ROW)
+        .agg(
+            *(pl.col(c).sum().cast(pl.Int32) for c in counts),
+            known,
+            pl.when(known).then(pl.col("attended_hours").sum()).alias("attended_hours"),
+        )
+    )
+
+
+def session_counts(ds: Dataset, cut: dt.date) -> pl.DataFrame:
+    """:func:`_session_counts` of every session of ``ds`` at ``cut``: counted ahead by the
+    loader when it could (a long file checked in chunks), else chunk by chunk now."""
+    ahead = ds.session_counts_at(cut)
+    if ahead is not None:
+        return ahead
+    return combine_counts(
+        [_session_counts(ds.enrollments, chunk, cut) for chunk in ds.session_chunks()]
     )

@@ -9,12 +9,12 @@ frame. Every input row is accounted for: it is kept, or excluded with its reason
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import polars as pl
 
+from outcomes import _sessions
 from outcomes._links import episode_bounds, exact_duplicates, link_rules
 from outcomes._rules import (
     check_values,
@@ -23,25 +23,17 @@ from outcomes._rules import (
     rows_with_errors,
     sort_issues,
 )
-from outcomes._table import ROW, Table, Text, read
-from outcomes.dataset import Dataset, session_rows
+from outcomes._screen import Evidence, Found, by_name, decide, evidence
+from outcomes._table import ROW, LazyTable, Table, read
+from outcomes.dataset import Dataset
 from outcomes.errors import DataError, IdentifierError, InputError
 from outcomes.mapping import Mapping, TableMapping, read_mapping
 from outcomes.schema import (
     ACCOUNTING_COLUMNS,
     FILE_EXTENSIONS,
-    FREE_TEXT_MIN_DISTINCT,
-    IDENTIFIER_VALUE_PATTERNS,
-    KEY_COLUMNS,
-    NUMBER_VALUE_PATTERNS,
-    PERSON_NAME_MIN_DISTINCT,
-    PERSON_NAME_PATTERN,
     SPECS,
-    ZIP_KIND,
-    ZIP_MAX_DIGITS,
     TableSpec,
     identifier_kind,
-    is_zip_column,
 )
 
 OnError = Literal["raise", "exclude"]
@@ -133,8 +125,10 @@ def load(
     elif not isinstance(mapping, Mapping):
         mapping = read_mapping(mapping)
     raw, files = _read_all(folder, mapping)
+    source = raw.pop("attendance")  # checked last, a chunk at a time when it is long
     rows_read = {name: table.height for name, table in raw.items()}
-    deduplicated = {name: exact_duplicates(table, name) for name, table in raw.items()}
+    rows_read["attendance"] = source.height
+    deduplicated = {name: exact_duplicates(table, name)[:2] for name, table in raw.items()}
     raw = {name: d[0] for name, d in deduplicated.items()}
     checked = {
         name: check_values(table, SPECS[name], mapping.table(name), bool(mapping.tables))
@@ -143,19 +137,30 @@ def load(
     typed = {name: c[0] for name, c in checked.items()}
     issues = {name: [deduplicated[name][1], c[1]] for name, c in checked.items()}
     given = given_flags(raw["enrollments"], ("discharge_date", "discharge_reason"))
-    del raw
+    del raw, checked
     enrollments = typed.pop("enrollments").frame()
     issues["enrollments"].append(enrollment_rules(enrollments.hstack(given)))
 
     invalid = pl.col(ROW).is_in(rows_with_errors(issues["enrollments"]))
     valid_enrollments = enrollments.filter(~invalid)
     bounds = episode_bounds(valid_enrollments, enrollments.filter(invalid))
-    episode_of: dict[str, pl.Series] = {}
-    for name in ("attendance", "followups"):
-        if name in typed:
-            link_issues, episode_of[name] = link_rules(typed[name], name, bounds)
-            issues[name].append(link_issues)
-
+    held = {name: table.height for name, table in typed.items()}
+    held["enrollments"] = enrollments.height
+    del enrollments
+    if "followups" in typed:
+        link_issues, _ = link_rules(typed["followups"], "followups", bounds)
+        issues["followups"].append(link_issues)
+    tm, mapped = mapping.table("attendance"), bool(mapping.tables)
+    lazy = isinstance(source, LazyTable)
+    sessions = _sessions.check(source, tm, mapped, bounds, valid_enrollments, screen=lazy)
+    if lazy:
+        _refuse(sessions, files["attendance"])
+        if not sessions.grouped and len(sessions.starts) > 2:  # copies across chunks?
+            copies = _sessions.copies_by_hash(source, sessions.starts)
+            sessions = _sessions.check(
+                source, tm, mapped, bounds, valid_enrollments, screen=False, copies=copies
+            )
+    issues["attendance"] = sessions.issues
     issue_frames = {name: pl.concat(frames, how="vertical") for name, frames in issues.items()}
     all_issues = sort_issues(
         pl.concat(
@@ -169,22 +174,25 @@ def load(
     for name in SPECS:
         if name not in issue_frames:
             continue
-        f_issues = issue_frames[name]
-        err_rows = f_issues.filter(pl.col("severity") == "error")["row"].unique()
-        warn_rows = f_issues.filter(
-            pl.col("severity") == "warning", pl.col("rule") != "exact_duplicate"
-        )["row"].unique()
-        held = enrollments.height if name == "enrollments" else typed[name].height
-        n_kept = held - err_rows.len()  # every error is on a row held (copies have none)
-        if name != "enrollments":
-            kept[name] = ~typed[name].mask_of(err_rows) if err_rows.len() else None
+        if name == "attendance":
+            n_kept, n_warned = sessions.kept, sessions.warned
+        else:
+            f_issues = issue_frames[name]
+            err_rows = f_issues.filter(pl.col("severity") == "error")["row"].unique()
+            warn_rows = f_issues.filter(
+                pl.col("severity") == "warning", pl.col("rule") != "exact_duplicate"
+            )["row"].unique()
+            n_kept = held[name] - err_rows.len()  # every error is on a row held (copies have none)
+            n_warned = warn_rows.filter(~warn_rows.is_in(err_rows.implode())).len()
+            if name != "enrollments":
+                kept[name] = ~typed[name].mask_of(err_rows) if err_rows.len() else None
         accounting_rows.append(
             (
                 files[name],
                 rows_read[name],
                 n_kept,
                 rows_read[name] - n_kept,  # rows with errors, and repeated copies
-                warn_rows.filter(~warn_rows.is_in(err_rows.implode())).len(),
+                n_warned,
             )
         )
     accounting = pl.DataFrame(accounting_rows, schema=list(ACCOUNTING_COLUMNS), orient="row")
@@ -200,15 +208,31 @@ def load(
         if kept["followups"] is not None:
             table = table.filter(kept["followups"])
         followups = table.frame().drop(ROW)
-    sessions = session_rows(typed.pop("attendance"), episode_of["attendance"], kept["attendance"])
+    if lazy:
+        held_sessions = _sessions.chunked_sessions(
+            source, sessions, tm, mapped, bounds, valid_enrollments
+        )
+    else:
+        held_sessions = sessions.sessions[0]
     return Dataset(
         enrollments=valid_enrollments.drop(ROW),
-        attendance=sessions,
+        attendance=held_sessions,
         followups=followups,
         issues=all_issues,
         accounting=accounting,
         source=str(folder),
     )
+
+
+def _refuse(checked: _sessions.Checked, file: str) -> None:
+    """Refuse a session file whose values, searched chunk by chunk, carry an identifier."""
+    found = _sessions.refusals(checked.evidence)
+    if found:
+        raise IdentifierError(
+            [f.message(file) for f in found],
+            {file: [f.column for f in found]},
+            [(file, f.column, f.kind, f.row) for f in found],
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,13 +270,17 @@ def _find_file(folder: Path, name: str, tm: TableMapping) -> Path | None:
     return found[0] if found else None
 
 
-def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, Table], dict[str, str]]:
-    """Read every file of the dataset as it is; collect every refusal before raising."""
+def _read_all(
+    folder: Path, mapping: Mapping
+) -> tuple[dict[str, Table | LazyTable], dict[str, str]]:
+    """Read every file of the dataset as it is; collect every refusal before raising.
+
+    A long session file is only opened (:class:`~outcomes._table.LazyTable`): its names are
+    screened here, its values chunk by chunk later, or here when another file is refused (so
+    that every refusal is still reported at once)."""
     problems: list[str] = []
-    identifiers: dict[str, list[str]] = {}
-    id_problems: list[str] = []
-    id_found: list[tuple[str, str, str, int | None]] = []
-    frames: dict[str, Table] = {}
+    refused: dict[str, tuple] = {}  # table -> (file, found, message lines, columns)
+    frames: dict[str, Table | LazyTable] = {}
     files: dict[str, str] = {}
     sheets: dict[str, str | None] = {}
     absent: list[str] = []
@@ -271,19 +299,21 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, Table], dict[st
             frame = read(file, sheet=tm.sheet, encoding=tm.encoding, table=name)
             frame = _apply_columns(frame, tm, file)
         except IdentifierError as err:
-            identifiers[file.name] = err.columns.get(file.name, [])
-            id_found.extend(err.found)
-            id_problems.extend(err.problems)
+            columns = err.columns.get(file.name, [])
+            found = [Found(c, k, r) for f, c, k, r in err.found]
+            refused[name] = (file.name, found, err.problems, columns)
             continue
         except InputError as err:
             problems.extend(err.problems)
             continue
         frame = _match_contract_names(frame, spec, file)
-        found = _identifiers(frame, spec)
+        if isinstance(frame, LazyTable):  # its values are searched chunk by chunk, later
+            found = decide(Evidence(frame.names, by_name(frame.names, spec)))
+        else:
+            found = decide(evidence(frame, spec))
         if found:
-            identifiers[file.name] = [f.column for f in found]
-            id_found.extend((file.name, f.column, f.kind, f.row) for f in found)
-            id_problems.extend(f.message(file.name) for f in found)
+            lines = [f.message(file.name) for f in found]
+            refused[name] = (file.name, found, lines, [f.column for f in found])
             continue
         missing = [c for c in spec.required_names if c not in frame.names]
         if missing:
@@ -312,8 +342,20 @@ def _read_all(folder: Path, mapping: Mapping) -> tuple[dict[str, Table], dict[st
             "docs/data-dictionary.md, or name the file in the mapping's [files]"
             for n in absent
         )
-    if id_problems:
-        raise IdentifierError(id_problems + problems, identifiers, id_found)
+    if refused or problems:
+        for name, frame in frames.items():  # a long file not yet searched: search it now
+            if isinstance(frame, LazyTable):
+                found = _sessions.refusals(_sessions.screen(frame))
+                if found:
+                    lines = [f.message(files[name]) for f in found]
+                    refused[name] = (files[name], found, lines, [f.column for f in found])
+    if refused:
+        in_order = [refused[name] for name in SPECS if name in refused]
+        raise IdentifierError(
+            [line for _, _, lines, _ in in_order for line in lines] + problems,
+            {file: columns for file, _, _, columns in in_order},
+            [(file, f.column, f.kind, f.row) for file, found, _, _ in in_order for f in found],
+        )
     if problems:
         raise InputError(problems)
     shared = {f for f in files.values() if list(files.values()).count(f) > 1}
@@ -381,175 +423,3 @@ def _match_contract_names(frame: Table, spec: TableSpec, file: Path) -> Table:
     if len(set(renames.values()) | (set(frame.names) - set(renames))) < len(frame.names):
         raise InputError(f"{file.name}: a column appears twice under different spellings")
     return frame.rename(renames) if renames else frame
-
-
-# ---------------------------------------------------------------------------------------------
-# Direct identifiers: by column name, then by value (never echoing the value anywhere)
-
-
-@dataclass(frozen=True)
-class _Found:
-    """A direct identifier in a column: what it looks like, and the spreadsheet row of one
-    value that gave it away (``None`` when the column name did)."""
-
-    column: str
-    kind: str
-    row: int | None = None
-
-    def message(self, file: str) -> str:
-        if self.row is None:
-            return (
-                f"{file}: column '{self.column}' looks like {self.kind}. outcomes takes "
-                f"de-identified data only: drop the column '{self.column}' from the export and "
-                "try again."
-            )
-        fix = (
-            "replace them with pseudonymous keys made for the export"
-            if self.column in KEY_COLUMNS
-            else f"remove them (or the column '{self.column}') from the export"
-        )
-        return (
-            f"{file}: column '{self.column}' holds values that look like {self.kind}, as in row "
-            f"{self.row}. outcomes takes de-identified data only: {fix} and try again."
-        )
-
-
-_ANY_IDENTIFIER = "|".join(f"(?:{pattern})" for _, pattern in IDENTIFIER_VALUE_PATTERNS)
-_ANY_NUMBER_IDENTIFIER = "|".join(f"(?:{pattern})" for _, pattern in NUMBER_VALUE_PATTERNS)
-_TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum)
-
-
-def _identifiers(frame: Table, spec: TableSpec) -> list[_Found]:
-    """Columns that carry a direct identifier: by name (outside the contract), then by value.
-
-    Every text column (contract columns included) is searched on its distinct values (the
-    dictionary it was read into: a session file repeats a few codes and dates millions of
-    times) with vectorised regular expressions: an e-mail, SSN, phone number, MRN or IP
-    address anywhere in a value; how many values look like person names; for ZIP columns, a
-    value of more than three digits; for the contract's code columns, how many distinct
-    values. Number columns are searched for SSNs and phone numbers among their 9- to 11-digit
-    whole values. Only a column with a hit is read again, to find the first row holding one.
-    """
-    found: dict[str, _Found] = {}
-    for col in frame.names:
-        kind = identifier_kind(col) if col not in spec.names else None
-        if kind is not None:
-            found[col] = _Found(col, kind)
-    columns = frame.columns
-    screened = [c for c in frame.names if c not in found]
-
-    def dtype(c: str) -> pl.DataType:
-        return pl.String() if isinstance(columns[c], Text) else columns[c].dtype
-
-    zips = [c for c in screened if c not in spec.names and is_zip_column(c)]
-    texts = [c for c in screened if isinstance(dtype(c), _TEXT_TYPES) or c in zips]
-    numbers = [c for c in screened if dtype(c).is_numeric() and c not in zips]
-    codes = [
-        c
-        for c in texts
-        if c in spec.names and spec.column(c).kind in ("code", "str") and c not in KEY_COLUMNS
-    ]
-
-    def distinct_of(c: str) -> pl.Series:
-        """The column's values to search: its distinct values, or, for a column held as text
-        because its values nearly all differ, the values themselves (a pattern's hits are
-        then counted distinct)."""
-        column = columns[c]
-        if isinstance(column, Text):
-            return column.values
-        if column.dtype == pl.String:
-            return column.drop_nulls()
-        return column.cast(pl.String).unique().drop_nulls()
-
-    distinct = {c: distinct_of(c) for c in texts}
-
-    def first(mask: pl.Expr) -> pl.Expr:
-        """Index of the first row where ``mask`` holds (null when none does)."""
-        return mask.fill_null(False).arg_true().first()
-
-    def first_row(col: str, values: pl.Series) -> int:
-        """Spreadsheet row (header = row 1) of the first value of ``col`` among ``values``."""
-        column = columns[col]
-        wanted = values.cast(pl.String).implode()
-        if isinstance(column, Text):
-            hit = column.values.is_in(wanted).arg_true().cast(column.codes.dtype)
-            index = column.codes.to_frame().select(first(pl.all().is_in(hit.implode()))).item()
-        else:
-            index = column.to_frame(col).select(first(pl.col(col).cast(pl.String).is_in(wanted)))
-            index = index.item()
-        return int(index) + 2
-
-    def value_at(col: str, row: int) -> pl.Series:
-        column = columns[col]
-        one = column.gather(pl.Series([row - 2], dtype=pl.UInt32))
-        return one.decode(col) if isinstance(one, Text) else one
-
-    def add(col: str, kind: str, row: int) -> None:
-        if col not in found:  # one kind per column: the first question that finds one
-            found[col] = _Found(col, kind, row)
-
-    for c in zips:
-        u = distinct[c]
-        digits = u.str.replace(r"\.0*$", "").str.count_matches("[0-9]")
-        if (too_long := u.filter(digits > ZIP_MAX_DIGITS)).len():
-            add(c, ZIP_KIND, first_row(c, too_long))
-    # the two patterns searched in every text column, all columns at once
-    searched = pl.collect_all(
-        [
-            distinct[c]
-            .to_frame("v")
-            .lazy()
-            .select(
-                pl.col("v").filter(pl.col("v").str.contains(_ANY_IDENTIFIER)).implode(),
-                pl.col("v")
-                .filter(pl.col("v").str.contains(PERSON_NAME_PATTERN))
-                .unique()
-                .implode()
-                .alias("names"),
-            )
-            for c in texts
-        ]
-    )
-    hits = {c: (f["v"][0], f["names"][0]) for c, f in zip(texts, searched, strict=True)}
-    for c in texts:
-        if (bad := hits[c][0]).len():
-            row = first_row(c, bad)
-            add(c, _value_kind(value_at(c, row), IDENTIFIER_VALUE_PATTERNS), row)
-    for c in numbers:
-        low, high = columns[c].min(), columns[c].max()
-        if high is None or high < 10**8 or low > 2 * 10**10:
-            continue  # the usual case, settled by the range: no 9- to 11-digit number at all
-        one = columns[c].to_frame(c)
-        whole = pl.col(c).cast(pl.Int64, strict=False)  # Int32 cannot hold the bounds
-        long = (whole.is_between(10**8, 2 * 10**10) & (pl.col(c) == whole)).fill_null(False)
-        if not one.select(long.any()).item():
-            continue  # the usual case: no 9- to 11-digit whole number at all
-        index = one.select(
-            first(long & whole.cast(pl.String).str.contains(_ANY_NUMBER_IDENTIFIER))
-        ).item()
-        if index is not None:
-            found_one = columns[c].slice(index, 1).cast(pl.Int64)
-            add(c, _value_kind(found_one, NUMBER_VALUE_PATTERNS), index + 2)
-    for c in texts:
-        names = hits[c][1]
-        if names.len() >= PERSON_NAME_MIN_DISTINCT:
-            add(c, f"person names ({names.len()} distinct ones)", first_row(c, names))
-    for c in codes:
-        u = distinct[c].str.strip_chars()
-        n_distinct = u.filter(u.str.len_chars() > 0).n_unique()
-        column = columns[c]
-        nulls = column.codes.null_count() if isinstance(column, Text) else column.null_count()
-        given = frame.height - nulls
-        if n_distinct > FREE_TEXT_MIN_DISTINCT and n_distinct > given / 2:
-            kind = (
-                f"free text or a unique code ({n_distinct} distinct values in {given} rows, "
-                "where a code column holds a short list of codes)"
-            )
-            add(c, kind, first_row(c, distinct[c]))
-    return [found[c] for c in frame.names if c in found]
-
-
-def _value_kind(one: pl.Series, patterns: tuple[tuple[str, str], ...]) -> str:
-    """Which pattern a one-value series matches (the value itself never leaves here)."""
-    text = one.cast(pl.String)
-    return next((kind for kind, p in patterns if text.str.contains(p).any()), patterns[0][0])
