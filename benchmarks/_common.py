@@ -100,3 +100,14 @@ def versus(product: Run, floor: Run) -> str:
 
 def python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
+
+
+def scales_and_repeats(argv: list[str], default: tuple[int, ...] = (100_000, 1_000_000)):
+    """``N_CLIENTS ... [--repeats N]`` from the command line: (the scales, the repeats; 3)."""
+    argv = list(argv)
+    repeats = 3
+    if "--repeats" in argv:
+        i = argv.index("--repeats")
+        repeats = int(argv[i + 1])
+        del argv[i : i + 2]
+    return [int(a) for a in argv] or list(default), repeats

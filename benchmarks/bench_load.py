@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import dataset, floor_command, median_run, python, versus
+from _common import dataset, floor_command, median_run, python, scales_and_repeats, versus
 
 
 def main(scales: list[int], repeats: int) -> None:
@@ -31,10 +31,4 @@ def main(scales: list[int], repeats: int) -> None:
 
 
 if __name__ == "__main__":
-    argv = sys.argv[1:]
-    repeats = 3
-    if "--repeats" in argv:
-        i = argv.index("--repeats")
-        repeats = int(argv[i + 1])
-        del argv[i : i + 2]
-    main([int(a) for a in argv] or [100_000, 1_000_000], repeats)
+    main(*scales_and_repeats(sys.argv[1:]))

@@ -119,3 +119,22 @@ def sample_report(tmp_path_factory, sample_dir, teds_benchmark):
     )
     notebook = Path(__file__).resolve().parents[1] / "notebooks" / "quarterly_report.ipynb"
     return render(params, out_dir=out, notebook=notebook)
+
+
+def assert_planted_mistakes_found(loaded, suffix: str) -> None:
+    """Every mistake ``synth --messy`` plants (:data:`outcomes.synth.MESSY_PLANTED`) is
+    reported by the loader on exactly its rows, and nothing else is, but the sessions and
+    follow-ups of the episodes those mistakes exclude."""
+    from outcomes import synth
+
+    found = loaded.issues.group_by("file", "rule").len()
+    got = {
+        (r["file"].removesuffix(suffix), r["rule"]): r["len"] for r in found.iter_rows(named=True)
+    }
+    for name, planted in synth.MESSY_PLANTED.items():
+        for rule, rows in planted:
+            assert got[(name, rule)] == rows, (name, rule)
+    assert set(got) - {(n, r) for n, p in synth.MESSY_PLANTED.items() for r, _ in p} <= {
+        ("attendance", "episode_excluded"),
+        ("followups", "episode_excluded"),
+    }

@@ -16,6 +16,8 @@ import outcomes
 from outcomes import synth
 from outcomes.schema import SPECS
 
+from conftest import assert_planted_mistakes_found
+
 END = dt.date(2026, 9, 30)
 
 
@@ -301,17 +303,7 @@ def test_messy_export_plants_what_it_says(tmp_path):
     ds = synth.generate(600, seed=9)
     folder = synth.write(ds, tmp_path / "messy", messy=True, seed=9)
     loaded = outcomes.load(folder, on_error="exclude")
-    found = loaded.issues.group_by("file", "rule").len()
-    got = {
-        (r["file"].removesuffix(".csv"), r["rule"]): r["len"] for r in found.iter_rows(named=True)
-    }
-    for name, planted in synth.MESSY_PLANTED.items():
-        for rule, rows in planted:
-            assert got[(name, rule)] == rows, (name, rule)
-    assert set(got) - {(n, r) for n, p in synth.MESSY_PLANTED.items() for r, _ in p} <= {
-        ("attendance", "episode_excluded"),
-        ("followups", "episode_excluded"),
-    }
+    assert_planted_mistakes_found(loaded, ".csv")
     acct = {r["file"]: r for r in loaded.accounting.iter_rows(named=True)}
     assert acct["enrollments.csv"]["rows_read"] == ds.enrollments.height + 1  # the double row
     for r in acct.values():

@@ -17,6 +17,8 @@ import outcomes
 from outcomes import synth
 from outcomes.cli import main
 
+from conftest import assert_planted_mistakes_found
+
 TABLES = ("enrollments", "attendance", "followups")
 END = dt.date(2026, 9, 30)
 
@@ -103,18 +105,7 @@ def test_messy_export_in_blocks_plants_what_it_says(tmp_path):
     folder = tmp_path / "messy"
     synth.export(650, 9, folder, fmt="parquet", messy=True, block=300)
     loaded = outcomes.load(folder, on_error="exclude")
-    found = loaded.issues.group_by("file", "rule").len()
-    got = {
-        (r["file"].removesuffix(".parquet"), r["rule"]): r["len"]
-        for r in found.iter_rows(named=True)
-    }
-    for name, planted in synth.MESSY_PLANTED.items():
-        for rule, rows in planted:
-            assert got[(name, rule)] == rows, (name, rule)
-    assert set(got) - {(n, r) for n, p in synth.MESSY_PLANTED.items() for r, _ in p} <= {
-        ("attendance", "episode_excluded"),
-        ("followups", "episode_excluded"),
-    }
+    assert_planted_mistakes_found(loaded, ".parquet")
     n_episodes = _at_once(650, 9, 300).enrollments.height
     acct = {r["file"]: r for r in loaded.accounting.iter_rows(named=True)}
     assert acct["enrollments.parquet"]["rows_read"] == n_episodes + 1  # the double row
