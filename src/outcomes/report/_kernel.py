@@ -128,8 +128,9 @@ def _section_announcer(say: Callable[[str], None]) -> Callable[[list, int], None
 
 
 def _quiet_kernel() -> dict[str, object]:
-    """Keyword arguments for papermill that keep ipykernel's "Kernel is running over TCP
-    without encryption" warning off the terminal.
+    """The kernel manager's ``config`` or the kernel's ``extra_arguments`` (for
+    :func:`start_kernel`) that keep ipykernel's "Kernel is running over TCP without
+    encryption" warning off the terminal.
 
     ipykernel prints it (from the kernel process, whose stderr is ours) whenever its ZeroMQ
     channels use TCP without CurveZMQ keys. The kernel binds to 127.0.0.1 only and lives as
